@@ -1,0 +1,102 @@
+/**
+ * The one configuration module (STYLE.md §7). Every setting comes from an environment variable, is parsed here
+ * once with zod, has a default that works on a laptop, and carries a comment saying why it exists. Code below
+ * this module receives the parsed object; nothing else reads process.env.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+const list = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim()))
+  .pipe(z.array(z.string().min(1)));
+
+export const ConfigSchema = z.object({
+  /** Where provisioned tools (Temporal CLI, pyspark venv) are cached across checkouts and runs. */
+  SPARK_RUNNER_CACHE: z.string().default(path.join(os.homedir(), '.cache', 'spark-runner')),
+  /** Where `npm run dev` keeps its state (Temporal SQLite file, Postgres cluster, local Spark run logs). */
+  SPARK_RUNNER_DATA: z.string().default(path.resolve('.data')),
+
+  /** A Temporal CLI binary to use instead of building one from Go modules. */
+  TEMPORAL_CLI: optionalString,
+  /** Temporal frontend address. Unset: `npm run dev` starts a dev server on TEMPORAL_PORT. */
+  TEMPORAL_ADDRESS: optionalString,
+  /** Port for the embedded dev server's gRPC frontend. */
+  TEMPORAL_PORT: int(1, 65535).default(7233),
+  /** Port for the dev server's Web UI, where people inspect runs. */
+  TEMPORAL_UI_PORT: int(1, 65535).default(8233),
+  /** Temporal namespace that holds every Spark Runner workflow. */
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  /** Task queue the worker polls; tests use one per file so workers never steal each other's tasks. */
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('spark-runner'),
+
+  /** Postgres for the executions store. Unset: a private cluster is created under SPARK_RUNNER_DATA. */
+  DATABASE_URL: optionalString,
+  /** Directory of Postgres server binaries (initdb, pg_ctl). Unset: the newest /usr/lib/postgresql/<v>/bin. */
+  PG_BIN: optionalString,
+
+  /** Spark installation to use for the local backend. Unset: a pinned pyspark is installed into the cache. */
+  SPARK_HOME: optionalString,
+  /** Python interpreter for PySpark jobs on the local backend (the pyspark venv's python by default). */
+  SPARK_PYTHON: optionalString,
+  /** Master URL for local runs; two threads fit this project's 2-core reference machine. */
+  LOCAL_SPARK_MASTER: z.string().default('local[2]'),
+  /** How often the local backend checks its runs for status changes (pushed to workflows as signals). */
+  LOCAL_WATCH_INTERVAL_MS: int(50, 60_000).default(1000),
+
+  /** Address the REST API binds to. Loopback by default; set 0.0.0.0 in a container. */
+  API_HOST: z.string().default('127.0.0.1'),
+  /** Port of the REST API. */
+  API_PORT: int(0, 65535).default(8080),
+
+  /** Backend used when a job says `backend: auto` and no cluster is configured. */
+  DEFAULT_BACKEND: z.enum(['local', 'kubernetes', 'emr', 'sim']).default('local'),
+  /** Spark versions a JobSpec may ask for; anything else is rejected at submit. */
+  ENGINE_VERSIONS: list.default(['3.5', '4.0', '4.1', '4.2']),
+
+  /** Safety-net polling interval for status, in case a watch signal is lost. Slow on purpose. */
+  STATUS_POLL_INTERVAL_MS: int(100, 3_600_000).default(30_000),
+  /** Auto-retry: how much more of the memory that ran out an OOM-killed attempt gets next time. */
+  AR_OOM_MEMORY_FACTOR: z.coerce.number().min(1).max(4).default(1.5),
+  /** Auto-retry: an OOM retry never asks for more than this much memory per driver or executor. */
+  AR_MAX_MEMORY_MB: int(256, 1_048_576).default(65_536),
+  /** Upper bound on the backoff between attempts, whatever the job's retry policy says. */
+  AR_MAX_BACKOFF_MS: int(0, 3_600_000).default(600_000),
+
+  /** pino log level for the worker and the API. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.output<typeof ConfigSchema>;
+
+/** A configuration problem, phrased for a person: names the variable, says what to do. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses the environment once. Throws ConfigError naming the first bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`${variable}=${JSON.stringify(env[variable] ?? '')} is invalid: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** Paths derived from the config, in one place. */
+export function dataPaths(config: Config) {
+  const data = config.SPARK_RUNNER_DATA;
+  return {
+    temporalDb: path.join(data, 'temporal.db'),
+    postgresDir: path.join(data, 'postgres'),
+    runsDir: path.join(data, 'runs'),
+  };
+}

@@ -1,0 +1,61 @@
+// ESLint flat config. The rules mirror STYLE.md §13: no floating promises, type-only imports, no import cycles,
+// and the workflow sandbox boundary (workflows/ may import only @temporalio/workflow, types and pure modules).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import importX from 'eslint-plugin-import-x';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', '.data/**', 'migrations/**', 'bin/spark-runner.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: {
+        projectService: { allowDefaultProject: ['eslint.config.js'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    plugins: { 'import-x': importX },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      'import-x/no-cycle': 'error',
+    },
+  },
+  {
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                'node:*',
+                'fs',
+                'path',
+                'child_process',
+                'pg',
+                'drizzle-orm*',
+                'express',
+                '@temporalio/client',
+                '@temporalio/worker',
+                '@temporalio/activity',
+              ],
+              message:
+                'Workflow code runs in the Temporal sandbox: import only @temporalio/workflow, types and pure modules.',
+            },
+            {
+              group: ['../activities/*', '../store/*', '../gateway/*', '../api/*', '../config/*'],
+              allowTypeImports: true,
+              message: 'Workflows may only import types from Node-side modules.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+);

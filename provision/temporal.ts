@@ -1,0 +1,204 @@
+/**
+ * The Temporal CLI, whose `server start-dev` is the embedded Temporal server for dev and tests.
+ *
+ * Resolution order: TEMPORAL_CLI, then `temporal` on PATH, then a binary cached under
+ * ~/.cache/spark-runner/temporal/<version>/, and finally a build from Go modules. The build uses the wrapper
+ * module in provision/temporal-cli/: a plain `go install github.com/temporalio/cli/cmd/temporal@v1.8.2` is
+ * refused because the CLI's go.mod has a `replace ./cliext` directive, so the wrapper restates that replace
+ * with cliext's pseudo-version (temporal-notes.md §1.3, route C). Its committed go.sum pins the build list.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Connection } from '@temporalio/client';
+import type { Config } from '../config/index.js';
+import { ProvisionError } from './errors.js';
+import { startProcess, waitFor, type ManagedProcess, type StartOptions } from './process.js';
+
+const run = promisify(execFile);
+
+export const TEMPORAL_CLI_VERSION = '1.8.2';
+/** Go version the CLI's go.mod requires. */
+const GO_MIN = [1, 26, 4];
+const WRAPPER_MODULE = path.join(import.meta.dirname, 'temporal-cli');
+
+/** Custom search attributes the execution workflow keeps current, so the Temporal UI can filter runs. */
+export const SEARCH_ATTRIBUTES = {
+  Team: 'Keyword',
+  JobPath: 'Keyword',
+  ExecutionState: 'Keyword',
+  Backend: 'Keyword',
+  Trigger: 'Keyword',
+} as const;
+
+export interface TemporalCli {
+  path: string;
+  version: string;
+}
+
+async function versionOf(binary: string): Promise<string> {
+  const { stdout } = await run(binary, ['--version'], { timeout: 30_000 });
+  return stdout.trim();
+}
+
+function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const candidate = path.join(dir, name);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** Finds or builds the Temporal CLI. `log` receives progress lines for the (slow) first build. */
+export async function ensureTemporalCli(config: Config, log: (line: string) => void): Promise<TemporalCli> {
+  if (config.TEMPORAL_CLI) {
+    const binary = path.resolve(config.TEMPORAL_CLI);
+    try {
+      fs.accessSync(binary, fs.constants.X_OK);
+    } catch {
+      throw new ProvisionError(
+        `TEMPORAL_CLI=${config.TEMPORAL_CLI} is not an executable file: point it at a Temporal CLI binary, or unset it to build one from Go modules`,
+      );
+    }
+    return { path: binary, version: await versionOf(binary) };
+  }
+  const fromPath = onPath('temporal');
+  if (fromPath) return { path: fromPath, version: await versionOf(fromPath) };
+
+  const dir = path.join(config.SPARK_RUNNER_CACHE, 'temporal', TEMPORAL_CLI_VERSION);
+  const binary = path.join(dir, 'temporal');
+  if (!fs.existsSync(binary)) await buildTemporalCli(dir, binary, log);
+  return { path: binary, version: await versionOf(binary) };
+}
+
+async function goVersion(): Promise<number[] | undefined> {
+  try {
+    const { stdout } = await run('go', ['env', 'GOVERSION'], { timeout: 30_000 });
+    return stdout.trim().replace(/^go/, '').split('.').map(Number);
+  } catch {
+    return undefined;
+  }
+}
+
+function atLeast(version: number[], min: number[]): boolean {
+  for (let i = 0; i < min.length; i++) {
+    const v = version[i] ?? 0;
+    if (v !== min[i]) return v > min[i]!;
+  }
+  return true;
+}
+
+async function buildTemporalCli(dir: string, binary: string, log: (line: string) => void): Promise<void> {
+  const go = await goVersion();
+  if (!go) {
+    throw new ProvisionError(
+      'Temporal CLI not found and Go is not installed: install Go >= 1.26 (https://go.dev/dl/), put `temporal` on PATH, or set TEMPORAL_CLI',
+    );
+  }
+  // Older Go can still build by fetching the required toolchain from the module proxy (GOTOOLCHAIN=auto).
+  const toolchain = atLeast(go, GO_MIN) ? 'local' : 'auto';
+  const work = path.join(dir, 'build');
+  fs.rmSync(work, { recursive: true, force: true });
+  fs.mkdirSync(work, { recursive: true });
+  for (const f of ['go.mod', 'go.sum']) fs.copyFileSync(path.join(WRAPPER_MODULE, f), path.join(work, f));
+  const started = Date.now();
+  log(`building Temporal CLI ${TEMPORAL_CLI_VERSION} from Go modules (first run only; ~4-10 min on 2 cores)...`);
+  const ticker = setInterval(
+    () => log(`  still building Temporal CLI (${Math.round((Date.now() - started) / 1000)} s)`),
+    30_000,
+  );
+  const tmp = `${binary}.tmp-${process.pid}`;
+  try {
+    await run(
+      'go',
+      [
+        'build',
+        '-trimpath',
+        '-ldflags',
+        `-s -w -X github.com/temporalio/cli/internal/temporalcli.Version=${TEMPORAL_CLI_VERSION}`,
+        '-o',
+        tmp,
+        'github.com/temporalio/cli/cmd/temporal',
+      ],
+      {
+        cwd: work,
+        env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=mod -modcacherw', GOTOOLCHAIN: toolchain },
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
+  } catch (err) {
+    const detail = String((err as { stderr?: string }).stderr ?? err)
+      .trim()
+      .split('\n')
+      .slice(-3)
+      .join(' | ');
+    throw new ProvisionError(
+      `building the Temporal CLI from Go modules failed (${detail}): check access to the Go module proxy, or set TEMPORAL_CLI to a temporal binary`,
+    );
+  } finally {
+    clearInterval(ticker);
+  }
+  fs.renameSync(tmp, binary);
+  fs.rmSync(work, { recursive: true, force: true });
+  log(`built Temporal CLI in ${Math.round((Date.now() - started) / 1000)} s -> ${binary}`);
+}
+
+export interface DevServerOptions {
+  cli: string;
+  port: number;
+  /** Web UI port; `undefined` runs headless. */
+  uiPort?: number;
+  /** SQLite file; `undefined` keeps everything in memory. */
+  dbFile?: string;
+  namespace: string;
+  onLine?: StartOptions['onLine'];
+}
+
+/** Starts `temporal server start-dev` with the project's search attributes, and waits until it answers. */
+export async function startTemporalDevServer(options: DevServerOptions): Promise<ManagedProcess> {
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(options.port)];
+  args.push('--namespace', options.namespace, '--log-level', 'warn');
+  if (options.uiPort === undefined) args.push('--headless');
+  else args.push('--ui-port', String(options.uiPort));
+  if (options.dbFile) {
+    fs.mkdirSync(path.dirname(options.dbFile), { recursive: true });
+    args.push('--db-filename', options.dbFile);
+  }
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  // Updates (Cancel) and fast visibility for tests and the UI.
+  args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true');
+  args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true');
+  const server = startProcess('temporal', options.cli, args, { onLine: options.onLine, stopSignal: 'SIGTERM' });
+  const address = `127.0.0.1:${options.port}`;
+  try {
+    await waitFor(() => temporalReachable(address), {
+      timeoutMs: 60_000,
+      message: `Temporal dev server did not come up on ${address}`,
+      exited: server.exited,
+    });
+  } catch (err) {
+    await server.stop('SIGKILL');
+    throw err;
+  }
+  return server;
+}
+
+/** True when a Temporal frontend answers at `address`. */
+export async function temporalReachable(address: string): Promise<boolean> {
+  let connection: Connection | undefined;
+  try {
+    connection = await Connection.connect({ address, connectTimeout: 2000 });
+    await connection.workflowService.getSystemInfo({});
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await connection?.close();
+  }
+}
