@@ -1,0 +1,34 @@
+import type { EventRow, ExecutionRow } from '../store/executions.js';
+
+/** GET /api/v1/jobs/{id}: the reference's status shape, plus attempts, placement and the error if any. */
+export function jobStatusView(row: ExecutionRow) {
+  return {
+    job_id: row.executionId,
+    execution_id: row.executionId,
+    job_path: row.jobPath,
+    team: row.team,
+    status: row.state,
+    attempts: row.attempt,
+    backend: row.backend,
+    cluster: row.cluster,
+    vendor_run_id: row.vendorRunId,
+    submit_time: row.createdAt.toISOString(),
+    start_time: row.startTime?.toISOString() ?? null,
+    end_time: row.endTime?.toISOString() ?? null,
+    spark_ui_url: row.vendorWebui,
+    logs_url: `/api/v1/jobs/${row.executionId}/logs`,
+    error: row.failureClass ? { class: row.failureClass, message: row.failureMessage } : null,
+    resources: row.resources,
+  };
+}
+
+export function eventView(row: EventRow) {
+  return {
+    event_id: row.eventId,
+    execution_id: row.executionId,
+    event_type: row.eventType,
+    attempt: row.attempt,
+    timestamp: row.timestamp.toISOString(),
+    payload: row.payload,
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * Pushes status to workflows: every change a backend's watch() reports becomes a `status` signal to the
+ * execution's workflow. Runs in the worker; a change for a workflow that has already finished is dropped.
+ */
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import { statusSignal } from '../workflows/definitions.js';
+import { workflowIdFor } from '../store/ids.js';
+import type { Backend } from './backend.js';
+
+export interface StatusForwarder {
+  stop(): Promise<void>;
+}
+
+export function forwardStatus(backends: Backend[], client: Client, logger: Logger): StatusForwarder {
+  const abort = new AbortController();
+  const loops = backends.map(async (backend) => {
+    while (!abort.signal.aborted) {
+      try {
+        for await (const status of backend.watch(abort.signal)) {
+          const handle = client.workflow.getHandle(workflowIdFor(status.executionId));
+          handle.signal(statusSignal, status).catch((err: unknown) => {
+            if (err instanceof WorkflowNotFoundError) return;
+            logger.warn({ err, executionId: status.executionId }, 'status signal not delivered; polling will catch up');
+          });
+        }
+      } catch (err) {
+        if (abort.signal.aborted) break;
+        logger.error({ err, backend: backend.name }, 'status watch failed; restarting in 1 s');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  });
+  return {
+    async stop() {
+      abort.abort();
+      await Promise.allSettled(loops);
+    },
+  };
+}

@@ -1,0 +1,25 @@
+/**
+ * Vitest global setup: provisions the real stack once per run (finding or building the Temporal CLI, Spark and
+ * Postgres), then starts Temporal and Postgres on free ports for this run only. Test files reach them through
+ * the environment (see test/helpers/stack.ts).
+ */
+import { loadConfig } from '../config/index.js';
+import { startEphemeralStack } from '../provision/ephemeral.js';
+
+export default async function setup(): Promise<() => Promise<void>> {
+  const started = Date.now();
+  const log = (line: string) => console.log(`[test-stack] ${line}`);
+  const stack = await startEphemeralStack(loadConfig(), log);
+  Object.assign(process.env, {
+    TEMPORAL_ADDRESS: stack.temporalAddress,
+    DATABASE_URL: stack.databaseUrl,
+    SPARK_HOME: stack.spark.sparkHome,
+    SPARK_PYTHON: stack.spark.python,
+    TEMPORAL_CLI: stack.temporal.path,
+    SPARK_RUNNER_TEST_TMP: stack.tmp,
+  });
+  log(
+    `${stack.temporal.version}; Spark ${stack.spark.version}; Temporal at ${stack.temporalAddress}; ready in ${Date.now() - started} ms`,
+  );
+  return () => stack.stop();
+}

@@ -1,0 +1,87 @@
+/**
+ * Per-file access to the real stack the global setup started: a config pointing at it, a task queue of the
+ * file's own, a Temporal client, the store, and a worker bound to that task queue.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import pino from 'pino';
+import { loadConfig, type Config } from '../../config/index.js';
+import type { Backend } from '../../gateway/backend.js';
+import type { BackendName } from '../../schema/states.js';
+import { openDatabase } from '../../store/db.js';
+import { ExecutionStore } from '../../store/executions.js';
+import { createBackends, startWorker, type RunningWorker } from '../../worker/index.js';
+
+/** A config for this test file: its own task queue and data directory, short poll intervals. */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  const id = crypto.randomUUID().slice(0, 8);
+  const tmp = process.env.SPARK_RUNNER_TEST_TMP;
+  if (!tmp) throw new Error('the vitest global setup did not run (SPARK_RUNNER_TEST_TMP is unset)');
+  return loadConfig({
+    ...process.env,
+    TEMPORAL_TASK_QUEUE: `test-${id}`,
+    SPARK_RUNNER_DATA: path.join(tmp, `data-${id}`),
+    STATUS_POLL_INTERVAL_MS: '5000',
+    LOCAL_WATCH_INTERVAL_MS: '250',
+    LOG_LEVEL: 'warn',
+    ...overrides,
+  });
+}
+
+export interface TestStack {
+  config: Config;
+  client: Client;
+  store: ExecutionStore;
+  /** Starts a worker on this file's task queue with the local backend plus any extra backends. */
+  startWorker(extra?: Partial<Record<BackendName, Backend>>): Promise<RunningWorker>;
+  close(): Promise<void>;
+}
+
+export async function openTestStack(overrides: Record<string, string> = {}): Promise<TestStack> {
+  const config = testConfig(overrides);
+  fs.mkdirSync(config.SPARK_RUNNER_DATA, { recursive: true });
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS! });
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const database = openDatabase(config.DATABASE_URL!);
+  const store = new ExecutionStore(database.db);
+  const workers: RunningWorker[] = [];
+  const logger = pino({ level: config.LOG_LEVEL });
+  return {
+    config,
+    client,
+    store,
+    async startWorker(extra = {}) {
+      const spark = { sparkHome: config.SPARK_HOME!, python: config.SPARK_PYTHON };
+      const worker = await startWorker({
+        config,
+        backends: { ...createBackends(config, spark, logger), ...extra },
+        logger,
+      });
+      workers.push(worker);
+      return worker;
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.shutdown()));
+      await connection.close();
+      await database.close();
+    },
+  };
+}
+
+/** Polls `probe` until it returns a value that is not undefined; fails with `what` after `timeoutMs`. */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: string | undefined;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err instanceof Error ? err.message : JSON.stringify(err);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${last})` : ''}`);
+}

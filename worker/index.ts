@@ -1,0 +1,130 @@
+/**
+ * Assembles a worker: the Temporal Worker with the execution workflow and its activities, plus the status
+ * forwarder that turns backend watch() changes into workflow signals. Used by bin/worker.ts, `npm run dev`
+ * and the tests (each test file with its own task queue).
+ */
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { createRequire } from 'node:module';
+import pino, { type Logger } from 'pino';
+import { createActivities } from '../activities/index.js';
+import type { Config } from '../config/index.js';
+import { dataPaths } from '../config/index.js';
+import type { Backend } from '../gateway/backend.js';
+import { createLocalBackend } from '../gateway/backends/local/index.js';
+import { SparkGateway } from '../gateway/index.js';
+import { forwardStatus, type StatusForwarder } from '../gateway/status-forwarder.js';
+import type { BackendName } from '../schema/states.js';
+import { openDatabase, type Database } from '../store/db.js';
+import { ExecutionStore } from '../store/executions.js';
+import type { WorkflowSettings } from '../workflows/definitions.js';
+
+const require = createRequire(import.meta.url);
+export const WORKFLOWS_PATH = require.resolve('../workflows/index.ts');
+
+export interface SparkInstallation {
+  sparkHome: string;
+  python?: string;
+}
+
+/** Builds the backends this process can reach from config (kubernetes and emr arrive with their issues). */
+export function createBackends(
+  config: Config,
+  spark: SparkInstallation | undefined,
+  logger: Logger,
+): Partial<Record<BackendName, Backend>> {
+  const backends: Partial<Record<BackendName, Backend>> = {};
+  if (spark) {
+    backends.local = createLocalBackend({
+      sparkHome: spark.sparkHome,
+      pythonExecutable: spark.python,
+      runsDir: dataPaths(config).runsDir,
+      master: config.LOCAL_SPARK_MASTER,
+      watchIntervalMs: config.LOCAL_WATCH_INTERVAL_MS,
+      logger: logger.child({ backend: 'local' }),
+    });
+  }
+  return backends;
+}
+
+export function settingsFrom(config: Config): WorkflowSettings {
+  return {
+    pollIntervalMs: config.STATUS_POLL_INTERVAL_MS,
+    oomMemoryFactor: config.AR_OOM_MEMORY_FACTOR,
+    maxMemoryMb: config.AR_MAX_MEMORY_MB,
+    maxBackoffMs: config.AR_MAX_BACKOFF_MS,
+  };
+}
+
+const SDK_LEVELS: Record<Config['LOG_LEVEL'], LogLevel> = {
+  fatal: 'ERROR',
+  error: 'ERROR',
+  warn: 'WARN',
+  info: 'INFO',
+  debug: 'DEBUG',
+  trace: 'TRACE',
+  silent: 'ERROR',
+};
+let runtimeInstalled = false;
+
+/** The SDK's own logging follows LOG_LEVEL; it can only be set once per process, before the first worker. */
+function installRuntime(level: Config['LOG_LEVEL']): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger(SDK_LEVELS[level]) });
+  } catch {
+    // Already installed by someone else in this process: keep theirs.
+  }
+}
+
+export interface WorkerOptions {
+  config: Config;
+  /** Extra or replacement backends (tests add `sim`). */
+  backends: Partial<Record<BackendName, Backend>>;
+  logger?: Logger;
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  database: Database;
+  store: ExecutionStore;
+  gateway: SparkGateway;
+  /** Resolves when the worker has stopped. */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export async function startWorker({
+  config,
+  backends,
+  logger = pino({ level: config.LOG_LEVEL }),
+}: WorkerOptions): Promise<RunningWorker> {
+  installRuntime(config.LOG_LEVEL);
+  const address = config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_PORT}`;
+  const database = openDatabase(config.DATABASE_URL!);
+  const store = new ExecutionStore(database.db);
+  const gateway = new SparkGateway(backends, config.DEFAULT_BACKEND);
+  const nativeConnection = await NativeConnection.connect({ address });
+  const clientConnection = await Connection.connect({ address });
+  const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    workflowsPath: WORKFLOWS_PATH,
+    activities: createActivities({ gateway, store, clock: { now: () => new Date() }, settings: settingsFrom(config) }),
+    bundlerOptions: { ignoreModules: [] },
+  });
+  const forwarder: StatusForwarder = forwardStatus(gateway.available, client, logger);
+  const done = worker.run();
+  let stopping: Promise<void> | undefined;
+  const shutdown = () =>
+    (stopping ??= (async () => {
+      await forwarder.stop();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done.catch(() => undefined);
+      await Promise.allSettled([nativeConnection.close(), clientConnection.close(), database.close()]);
+    })());
+  return { worker, database, store, gateway, done, shutdown };
+}

@@ -1,0 +1,74 @@
+/**
+ * Messages of the execution workflow, shared by the workflow, the worker's status forwarder, the API and tests.
+ * Pure: safe to import both inside the workflow sandbox and in Node.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { RunStatus, VendorRun } from '../gateway/backend.js';
+import type { NormalizedJobSpec } from '../schema/job-spec.js';
+import type { ExecutionState, FailureClass, Trigger } from '../schema/states.js';
+
+export interface ExecutionInput {
+  executionId: string;
+  team: string;
+  jobPath: string;
+  owner?: string;
+  trigger: Trigger;
+  spec: NormalizedJobSpec;
+  requestHash: string;
+  idempotencyKey?: string;
+  /** For scheduled runs: the time the schedule meant this run for. */
+  scheduledTime?: string;
+}
+
+/** Worker-side settings the workflow needs; returned by the first activity so replays see the same values. */
+export interface WorkflowSettings {
+  pollIntervalMs: number;
+  oomMemoryFactor: number;
+  maxMemoryMb: number;
+  maxBackoffMs: number;
+}
+
+export interface ExecutionSnapshot {
+  executionId: string;
+  state: ExecutionState;
+  attempt: number;
+  backend?: string;
+  vendorRunId?: string;
+  sparkUiUrl?: string;
+  resources: NormalizedJobSpec['resources'];
+  failureClass?: FailureClass;
+  failureMessage?: string;
+  cancelRequested: boolean;
+}
+
+export interface CancelRequest {
+  reason?: string;
+  requestedBy?: string;
+}
+
+export interface ExecutionResult {
+  state: ExecutionState;
+  attempts: number;
+  failureClass?: FailureClass;
+  failureMessage?: string;
+  run?: VendorRun;
+}
+
+/** The execution workflow's signature, for typed client handles. */
+export type ExecutionWorkflow = (input: ExecutionInput) => Promise<ExecutionResult>;
+
+/** A status observation pushed by a backend's watch(); ignored unless it is about the current attempt. */
+export const statusSignal = defineSignal<[RunStatus]>('status');
+/** Check: the workflow's live view (the store holds the durable one). */
+export const checkQuery = defineQuery<ExecutionSnapshot>('check');
+/** Cancel: rejected by its validator once the execution has finished; resolves with the final state. */
+export const cancelUpdate = defineUpdate<ExecutionState, [CancelRequest]>('cancel');
+
+export const SA_TEAM = defineSearchAttributeKey('Team', SearchAttributeType.KEYWORD);
+export const SA_JOB_PATH = defineSearchAttributeKey('JobPath', SearchAttributeType.KEYWORD);
+export const SA_STATE = defineSearchAttributeKey('ExecutionState', SearchAttributeType.KEYWORD);
+export const SA_BACKEND = defineSearchAttributeKey('Backend', SearchAttributeType.KEYWORD);
+export const SA_TRIGGER = defineSearchAttributeKey('Trigger', SearchAttributeType.KEYWORD);
+
+export const EXECUTION_WORKFLOW = 'executionWorkflow';
