@@ -9,6 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Config } from '../config/index.js';
 import { ProvisionError } from './errors.js';
+import { withLock } from './lock.js';
 
 const run = promisify(execFile);
 
@@ -53,32 +54,35 @@ async function ensurePyspark(config: Config, log: (line: string) => void): Promi
   const python = path.join(venv, 'bin', 'python');
   const done = path.join(venv, '.installed');
   if (!fs.existsSync(done)) {
-    log(`installing pyspark ${PYSPARK_VERSION} from PyPI into ${venv} (first run only; ~1 min)...`);
-    fs.rmSync(venv, { recursive: true, force: true });
-    try {
-      await run('python3', ['-m', 'venv', venv], { timeout: 120_000 });
-      await run(
-        python,
-        ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', `pyspark==${PYSPARK_VERSION}`],
-        {
-          timeout: 900_000,
-          maxBuffer: 64 * 1024 * 1024,
-        },
-      );
-    } catch (err) {
-      fs.rmSync(venv, { recursive: true, force: true });
-      const detail = String((err as { stderr?: string }).stderr ?? err)
-        .trim()
-        .split('\n')
-        .pop();
-      throw new ProvisionError(
-        `installing pyspark ${PYSPARK_VERSION} failed (${detail}): check python3-venv and access to PyPI, or set SPARK_HOME`,
-      );
-    }
-    fs.writeFileSync(done, new Date().toISOString());
+    await withLock(
+      `${venv}.lock`,
+      () => log('another process is installing pyspark; waiting for it...'),
+      () => installPyspark(venv, python, done, log),
+    );
   }
   const { stdout } = await run(python, ['-c', 'import pyspark, os; print(os.path.dirname(pyspark.__file__))']);
   return { sparkHome: stdout.trim(), python };
+}
+
+async function installPyspark(venv: string, python: string, done: string, log: (line: string) => void): Promise<void> {
+  if (fs.existsSync(done)) return;
+  log(`installing pyspark ${PYSPARK_VERSION} from PyPI into ${venv} (first run only; ~1 min)...`);
+  fs.rmSync(venv, { recursive: true, force: true });
+  try {
+    await run('python3', ['-m', 'venv', venv], { timeout: 120_000 });
+    const pip = ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', `pyspark==${PYSPARK_VERSION}`];
+    await run(python, pip, { timeout: 900_000, maxBuffer: 64 * 1024 * 1024 });
+  } catch (err) {
+    fs.rmSync(venv, { recursive: true, force: true });
+    const detail = String((err as { stderr?: string }).stderr ?? err)
+      .trim()
+      .split('\n')
+      .pop();
+    throw new ProvisionError(
+      `installing pyspark ${PYSPARK_VERSION} failed (${detail}): check python3-venv and access to PyPI, or set SPARK_HOME`,
+    );
+  }
+  fs.writeFileSync(done, new Date().toISOString());
 }
 
 /** Runs `spark-submit --version` once per Spark home and Java; the result is remembered in a stamp file. */

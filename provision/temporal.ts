@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import type { Config } from '../config/index.js';
 import { ProvisionError } from './errors.js';
+import { withLock } from './lock.js';
 import { startProcess, waitFor, type ManagedProcess, type StartOptions } from './process.js';
 
 const run = promisify(execFile);
@@ -73,7 +74,15 @@ export async function ensureTemporalCli(config: Config, log: (line: string) => v
 
   const dir = path.join(config.SPARK_RUNNER_CACHE, 'temporal', TEMPORAL_CLI_VERSION);
   const binary = path.join(dir, 'temporal');
-  if (!fs.existsSync(binary)) await buildTemporalCli(dir, binary, log);
+  if (!fs.existsSync(binary)) {
+    await withLock(
+      `${dir}.lock`,
+      () => log('another process is building the Temporal CLI; waiting for it...'),
+      async () => {
+        if (!fs.existsSync(binary)) await buildTemporalCli(dir, binary, log);
+      },
+    );
+  }
   return { path: binary, version: await versionOf(binary) };
 }
 
@@ -103,7 +112,7 @@ async function buildTemporalCli(dir: string, binary: string, log: (line: string)
   }
   // Older Go can still build by fetching the required toolchain from the module proxy (GOTOOLCHAIN=auto).
   const toolchain = atLeast(go, GO_MIN) ? 'local' : 'auto';
-  const work = path.join(dir, 'build');
+  const work = path.join(dir, `build-${process.pid}`);
   fs.rmSync(work, { recursive: true, force: true });
   fs.mkdirSync(work, { recursive: true });
   for (const f of ['go.mod', 'go.sum']) fs.copyFileSync(path.join(WRAPPER_MODULE, f), path.join(work, f));
