@@ -22,11 +22,13 @@ export class HttpProblem extends Error {
 }
 
 export function fieldProblems(error: z.ZodError, prefix = ''): FieldProblem[] {
-  return error.issues.map((issue) => {
-    const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
-    const keys = 'keys' in issue && Array.isArray(issue.keys) ? ` (${issue.keys.join(', ')})` : '';
-    return { path: path || '(body)', message: `${issue.message}${keys}` };
-  });
+  const at = (segments: PropertyKey[]) => [prefix, ...segments.map(String)].filter(Boolean).join('.') || '(body)';
+  return error.issues.flatMap((issue) =>
+    // An unknown key is reported at its own path, so a typo points at itself.
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ path: at([...issue.path, key]), message: `unknown field "${key}"` }))
+      : [{ path: at(issue.path), message: issue.message }],
+  );
 }
 
 export function validationProblem(error: z.ZodError, prefix = ''): HttpProblem {

@@ -1,8 +1,9 @@
 /** The API process: Express on API_HOST:API_PORT. */
 import { Client, Connection } from '@temporalio/client';
 import pino from 'pino';
-import { createApp } from '../api/app.js';
-import { loadConfig } from '../config/index.js';
+import { loadTokens } from '../api/auth.js';
+import { startApiServer } from '../api/server.js';
+import { ConfigError, loadConfig } from '../config/index.js';
 import { SparkGateway } from '../gateway/index.js';
 import { openDatabase } from '../store/db.js';
 import { ExecutionStore } from '../store/executions.js';
@@ -12,6 +13,12 @@ import { connectDependencies, temporalAddress } from './runtime.js';
 
 runMain('api', async () => {
   const config = loadConfig();
+  const tokens = loadTokens(config);
+  if (tokens.size === 0) {
+    throw new ConfigError(
+      'no API tokens are configured: set API_TOKENS or API_TOKENS_FILE (npm run dev sets a local one)',
+    );
+  }
   const logger = pino({ level: config.LOG_LEVEL });
   const { databaseUrl, spark } = await connectDependencies(config, (line) => logger.info(line));
   const connection = await Connection.connect({ address: temporalAddress(config) });
@@ -20,23 +27,23 @@ runMain('api', async () => {
   const store = new ExecutionStore(database.db);
   // The API reads logs and describes payloads through the same backends; it never watches or submits.
   const gateway = new SparkGateway(createBackends(config, spark, logger), config.DEFAULT_BACKEND);
-  const app = createApp({ client, store, gateway, config, sparkHome: spark.sparkHome, logger });
-  const server = app.listen(config.API_PORT, config.API_HOST, () => {
-    logger.info(`API listening on http://${config.API_HOST}:${config.API_PORT}`);
-  });
-  server.on('error', (err: NodeJS.ErrnoException) => {
-    const message =
-      err.code === 'EADDRINUSE'
-        ? `API_PORT ${config.API_PORT} is already in use: stop the other process or set API_PORT`
-        : err.message;
-    process.stderr.write(`api: ${message}\n`);
-    process.exit(1);
-  });
+  let server;
+  try {
+    server = await startApiServer(
+      { client, store, gateway, config, sparkHome: spark.sparkHome, logger, tokens },
+      config.API_HOST,
+      config.API_PORT,
+    );
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new ConfigError(`API_PORT ${config.API_PORT} is already in use: stop the other process or set API_PORT`);
+    }
+    throw err;
+  }
+  logger.info(`API listening on ${server.url}`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      server.close();
-      server.closeAllConnections();
-      void Promise.allSettled([connection.close(), database.close()]).then(() => process.exit(0));
+      void Promise.allSettled([server.close(), connection.close(), database.close()]).then(() => process.exit(0));
     });
   }
 });

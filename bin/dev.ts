@@ -19,6 +19,8 @@ import { runMigrations } from '../store/db.js';
 import { runMain } from './main.js';
 
 const log = prefixer('dev');
+/** The admin token `npm run dev` configures when no tokens are set; for loopback development only. */
+const DEV_TOKEN = 'dev-admin-token';
 
 runMain('dev', async () => {
   const config = loadConfig();
@@ -82,8 +84,11 @@ runMain('dev', async () => {
   }
   await runMigrations(databaseUrl);
 
+  // A local admin token unless the developer configured real ones; printed below so curl works at once.
+  const devToken = config.API_TOKENS || config.API_TOKENS_FILE ? undefined : DEV_TOKEN;
   const env = {
     ...process.env,
+    ...(devToken ? { API_TOKENS: `dev:*:admin:${devToken}` } : {}),
     TEMPORAL_ADDRESS: temporalAddress,
     DATABASE_URL: databaseUrl,
     SPARK_HOME: stack.spark.sparkHome,
@@ -101,5 +106,6 @@ runMain('dev', async () => {
     });
   }
   log(`API on http://localhost:${config.API_PORT}  (try: curl -s localhost:${config.API_PORT}/healthz)`);
+  if (devToken) log(`local admin token: ${devToken}  (export SPARK_RUNNER_TOKEN=${devToken})`);
   log('submit the SparkPi example: see README.md, "Your first job"');
 });

@@ -55,6 +55,18 @@ export const ConfigSchema = z.object({
   /** Port of the REST API. */
   API_PORT: int(0, 65535).default(8080),
 
+  /** API bearer tokens, `name:team:member|admin:token` comma-separated; hashed at load (see api/auth.ts). */
+  API_TOKENS: optionalString,
+  /** A JSON file of `{name, team, role, sha256}` token entries, for tokens kept only as hashes. */
+  API_TOKENS_FILE: optionalString,
+
+  /** CoreETL driver jar for reference-style submits that name only a CoreETL version (`{version}` is replaced). */
+  CORE_ETL_JAR_TEMPLATE: z.string().default('s3://core-etl-build-artifacts/jars/{version}/core-etl-driver-bundle.jar'),
+  /** CoreETL driver main class for reference-style submits. */
+  CORE_ETL_MAIN_CLASS: z.string().default('com.doordash.coreetl.spark.Main'),
+  /** Largest accepted request body, in bytes; bigger ones get 413 before any parsing. */
+  API_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(256 * 1024),
+
   /** Backend used when a job says `backend: auto` and no cluster is configured. */
   DEFAULT_BACKEND: z.enum(['local', 'kubernetes', 'emr', 'sim']).default('local'),
   /** Spark versions a JobSpec may ask for; anything else is rejected at submit. */

@@ -55,15 +55,20 @@ export class SubmitRejected extends Error {
   }
 }
 
-export async function submitExecution(deps: SubmitDeps, request: SubmitRequest): Promise<Submitted> {
-  const { spec, team } = request;
-  if (!deps.config.ENGINE_VERSIONS.some((v) => spec.engineVersion === v || spec.engineVersion.startsWith(`${v}.`))) {
+/** Rejects an engine version this deployment does not offer ("4.0" allows "4.0.1"). */
+export function assertEngineSupported(config: Pick<Config, 'ENGINE_VERSIONS'>, spec: NormalizedJobSpec): void {
+  if (!config.ENGINE_VERSIONS.some((v) => spec.engineVersion === v || spec.engineVersion.startsWith(`${v}.`))) {
     throw new SubmitRejected(
-      `engine version "${spec.engineVersion}" is not supported; supported versions: ${deps.config.ENGINE_VERSIONS.join(', ')}`,
+      `engine version "${spec.engineVersion}" is not supported; supported versions: ${config.ENGINE_VERSIONS.join(', ')}`,
       422,
       'engineVersion',
     );
   }
+}
+
+export async function submitExecution(deps: SubmitDeps, request: SubmitRequest): Promise<Submitted> {
+  const { spec, team } = request;
+  assertEngineSupported(deps.config, spec);
   const executionId = request.idempotencyKey ? executionIdFor(team, request.idempotencyKey) : crypto.randomUUID();
   const requestHash = canonicalHash({ team, owner: request.owner ?? null, spec });
   const existing = await deps.store.getExecution(executionId);

@@ -121,6 +121,14 @@ export class ExecutionStore {
       .orderBy(asc(executionEvents.seq));
   }
 
+  async countByState(): Promise<Partial<Record<ExecutionState, number>>> {
+    const rows = await this.db
+      .select({ state: executions.state, count: sql<number>`count(*)::int` })
+      .from(executions)
+      .groupBy(executions.state);
+    return Object.fromEntries(rows.map((r) => [r.state, r.count]));
+  }
+
   /** Newest first, keyset-paged on (created_at, execution_id). */
   async listExecutions(filter: ExecutionFilter): Promise<{ items: ExecutionRow[]; nextCursor?: string }> {
     const where: SQL[] = [];

@@ -1,59 +1,130 @@
 /**
- * The reference's job routes: POST /api/v1/jobs (Submit), GET /api/v1/jobs/{id} (Check), DELETE (Cancel) and
- * GET /api/v1/jobs/{id}/logs, plus the execution's event history. `{id}` is an execution id.
+ * POST /api/v1/jobs: Submit. Accepts the full JobSpec or the reference's body, takes the team from the token
+ * (admins name it), honours `Idempotency-Key`, and with `?dryRun=true` returns the backend payload that would
+ * be sent without creating anything.
  */
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { Router, type Request } from 'express';
+import type { Client } from '@temporalio/client';
+import { Router } from 'express';
 import { z } from 'zod';
 import type { Config } from '../../config/index.js';
+import { BackendRejection } from '../../gateway/backend.js';
 import type { SparkGateway } from '../../gateway/index.js';
-import { JobSpec } from '../../schema/job-spec.js';
-import { isTerminal } from '../../schema/states.js';
-import type { ExecutionRow, ExecutionStore } from '../../store/executions.js';
-import { workflowIdFor } from '../../store/ids.js';
-import { submitExecution, SubmitRejected } from '../../service/submit.js';
-import { cancelUpdate } from '../../workflows/definitions.js';
+import { JobSpec, type NormalizedJobSpec } from '../../schema/job-spec.js';
+import type { ExecutionStore } from '../../store/executions.js';
+import { assertEngineSupported, submitExecution, SubmitRejected } from '../../service/submit.js';
+import type { Principal } from '../auth.js';
+import type { ApiMetrics } from '../metrics.js';
 import { HttpProblem, validationProblem } from '../problem.js';
-import { eventView, jobStatusView } from '../views.js';
+import { fromReferenceBody, isReferenceBody, ReferenceSubmitBody } from '../reference-body.js';
 
 export interface JobRoutesDeps {
   client: Client;
   store: ExecutionStore;
   gateway: SparkGateway;
   config: Config;
+  metrics: ApiMetrics;
 }
+
+const TEAM = z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'must be a lowercase DNS label');
 
 /** A submit body: the full JobSpec plus who submits it. */
 export const SubmitBody = JobSpec.extend({
-  team: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'must be a lowercase DNS label'),
+  team: TEAM.optional(),
   user: z.string().min(1).optional(),
   idempotency_key: z.string().min(1).max(200).optional(),
 });
 
-const ExecutionId = z.uuid({ message: 'must be an execution id (a UUID)' });
-const LogsQuery = z.object({ tail: z.coerce.number().int().min(1).max(100_000).optional() }).strict();
+export const SubmitQuery = z.object({ dryRun: z.enum(['true', 'false']).optional() }).strict();
 
-export function jobRoutes({ client, store, gateway, config }: JobRoutesDeps): Router {
+interface ParsedSubmit {
+  team?: string;
+  user?: string;
+  idempotencyKey?: string;
+  spec: NormalizedJobSpec;
+}
+
+function parseSubmit(body: unknown, config: Config): ParsedSubmit {
+  if (isReferenceBody(body)) {
+    const ref = ReferenceSubmitBody.safeParse(body);
+    if (!ref.success) throw validationProblem(ref.error);
+    const spec = JobSpec.safeParse(
+      fromReferenceBody(ref.data, { jarTemplate: config.CORE_ETL_JAR_TEMPLATE, mainClass: config.CORE_ETL_MAIN_CLASS }),
+    );
+    if (!spec.success) throw validationProblem(spec.error);
+    const team = ref.data.team === undefined ? undefined : TEAM.safeParse(ref.data.team);
+    if (team && !team.success) throw validationProblem(team.error, 'team');
+    return { team: team?.data, user: ref.data.user, idempotencyKey: ref.data.idempotency_key, spec: spec.data };
+  }
+  const parsed = SubmitBody.safeParse(body);
+  if (!parsed.success) throw validationProblem(parsed.error);
+  const { team, user, idempotency_key, ...spec } = parsed.data;
+  return { team, user, idempotencyKey: idempotency_key, spec };
+}
+
+/** Members submit for their own team; admins must say which team. */
+function teamFor(principal: Principal, requested: string | undefined): string {
+  if (principal.role === 'admin') {
+    if (!requested)
+      throw new HttpProblem(400, 'Invalid request', 'team is required when submitting with an admin token', [
+        { path: 'team', message: 'required' },
+      ]);
+    return requested;
+  }
+  if (requested && requested !== principal.team) {
+    throw new HttpProblem(
+      403,
+      'Forbidden',
+      `this token belongs to team "${principal.team}"; it cannot submit for team "${requested}"`,
+    );
+  }
+  return principal.team;
+}
+
+function rejection(err: unknown): never {
+  if (err instanceof SubmitRejected) {
+    const title = err.status === 409 ? 'Conflict' : 'Unprocessable request';
+    throw new HttpProblem(
+      err.status,
+      title,
+      err.message,
+      err.field ? [{ path: err.field, message: err.message }] : undefined,
+    );
+  }
+  if (err instanceof BackendRejection)
+    throw new HttpProblem(422, 'Unprocessable request', err.message, [{ path: 'backend', message: err.message }]);
+  throw err;
+}
+
+export function jobRoutes({ client, store, gateway, config, metrics }: JobRoutesDeps): Router {
   const router = Router();
 
-  const load = async (req: Request): Promise<ExecutionRow> => {
-    const id = ExecutionId.safeParse(req.params.id);
-    if (!id.success) throw new HttpProblem(404, 'Not found', `no execution "${String(req.params.id)}"`);
-    const row = await store.getExecution(id.data);
-    if (!row) throw new HttpProblem(404, 'Not found', `no execution ${id.data}`);
-    return row;
-  };
-
   router.post('/api/v1/jobs', async (req, res) => {
-    const body = SubmitBody.safeParse(req.body);
-    if (!body.success) throw validationProblem(body.error);
-    const { team, user, idempotency_key, ...spec } = body.data;
-    const key = req.get('Idempotency-Key') ?? idempotency_key;
+    const query = SubmitQuery.safeParse(req.query);
+    if (!query.success) throw validationProblem(query.error, 'query');
+    const parsed = parseSubmit(req.body, config);
+    const team = teamFor(req.principal!, parsed.team);
+    const owner = parsed.user ?? req.principal!.name;
+    const idempotencyKey = req.get('Idempotency-Key') ?? parsed.idempotencyKey;
     try {
+      if (query.data.dryRun === 'true') {
+        assertEngineSupported(config, parsed.spec);
+        const backend = gateway.route(parsed.spec);
+        const jobPath = `${team}/${parsed.spec.name}`;
+        const payload = backend.describeSubmission({
+          executionId: '00000000-0000-0000-0000-000000000000',
+          attempt: 1,
+          team,
+          jobPath,
+          spec: parsed.spec,
+        });
+        res.json({ dry_run: true, job_path: jobPath, backend: backend.name, spec: parsed.spec, payload });
+        return;
+      }
       const { execution, created } = await submitExecution(
         { client, store, config },
-        { team, owner: user, trigger: 'api', spec, idempotencyKey: key },
+        { team, owner, trigger: 'api', spec: parsed.spec, idempotencyKey },
       );
+      metrics.submissions.inc({ outcome: created ? 'created' : 'repeat' });
       res.status(202).json({
         job_id: execution.executionId,
         execution_id: execution.executionId,
@@ -62,54 +133,9 @@ export function jobRoutes({ client, store, gateway, config }: JobRoutesDeps): Ro
         message: created ? 'Job submitted successfully' : 'Job already submitted with this idempotency key',
       });
     } catch (err) {
-      if (err instanceof SubmitRejected) {
-        throw new HttpProblem(
-          err.status,
-          err.status === 409 ? 'Conflict' : 'Unprocessable request',
-          err.message,
-          err.field ? [{ path: err.field, message: err.message }] : undefined,
-        );
-      }
-      throw err;
+      metrics.submissions.inc({ outcome: 'rejected' });
+      rejection(err);
     }
-  });
-
-  router.get('/api/v1/jobs/:id', async (req, res) => {
-    res.json(jobStatusView(await load(req)));
-  });
-
-  router.get('/api/v1/jobs/:id/events', async (req, res) => {
-    const row = await load(req);
-    res.json({ items: (await store.listEvents(row.executionId)).map(eventView) });
-  });
-
-  router.delete('/api/v1/jobs/:id', async (req, res) => {
-    const row = await load(req);
-    const finished = () =>
-      new HttpProblem(409, 'Conflict', `execution ${row.executionId} already finished: ${row.state}`);
-    if (isTerminal(row.state)) throw finished();
-    try {
-      await client.workflow.getHandle(workflowIdFor(row.executionId)).startUpdate(cancelUpdate, {
-        args: [{ reason: 'cancelled through the API', requestedBy: row.owner ?? undefined }],
-        waitForStage: 'ACCEPTED',
-      });
-    } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) throw finished();
-      throw err;
-    }
-    res.status(202).json({ job_id: row.executionId, execution_id: row.executionId, status: 'CANCEL_REQUESTED' });
-  });
-
-  router.get('/api/v1/jobs/:id/logs', async (req, res) => {
-    const row = await load(req);
-    const query = LogsQuery.safeParse(req.query);
-    if (!query.success) throw validationProblem(query.error, 'query');
-    if (!row.backend || !row.vendorRunId) {
-      res.type('text/plain').send('');
-      return;
-    }
-    const ref = { executionId: row.executionId, attempt: row.attempt, vendorRunId: row.vendorRunId };
-    res.type('text/plain').send(await gateway.get(row.backend).logs(ref, { tail: query.data.tail }));
   });
 
   return router;

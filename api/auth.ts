@@ -1,0 +1,115 @@
+/**
+ * Bearer-token authentication. Each token maps to a principal: a team member (sees and cancels only its team's
+ * executions) or a platform admin (sees everything). Tokens are kept only as SHA-256 hashes: API_TOKENS_FILE
+ * holds hashes, and plaintext tokens from API_TOKENS are hashed at load and then forgotten.
+ *
+ *   API_TOKENS="ci-bot:data-infra:member:s3cret,ops:*:admin:0ther"      (name:team:role:token, comma-separated)
+ *   API_TOKENS_FILE=tokens.json  ->  [{ "name": "ci-bot", "team": "data-infra", "role": "member",
+ *                                       "sha256": "<hex of sha256(token)>" }]
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import type { RequestHandler } from 'express';
+import { z } from 'zod';
+import { ConfigError, type Config } from '../config/index.js';
+import { HttpProblem } from './problem.js';
+
+export const ROLES = ['member', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface Principal {
+  name: string;
+  /** The team a member belongs to; `*` for an admin. */
+  team: string;
+  role: Role;
+}
+
+const TokenEntry = z
+  .object({
+    name: z.string().min(1),
+    team: z.string().min(1),
+    role: z.enum(ROLES),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the hex SHA-256 of the token'),
+  })
+  .strict();
+
+export function hashToken(token: string): string {
+  return crypto.createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+export class TokenRegistry {
+  private readonly byHash = new Map<string, Principal>();
+
+  constructor(entries: z.infer<typeof TokenEntry>[]) {
+    for (const { sha256, ...principal } of entries) this.byHash.set(sha256, principal);
+  }
+
+  get size(): number {
+    return this.byHash.size;
+  }
+
+  authenticate(token: string): Principal | undefined {
+    return this.byHash.get(hashToken(token));
+  }
+}
+
+/** Reads API_TOKENS and API_TOKENS_FILE. Throws ConfigError naming the variable on a malformed entry. */
+export function loadTokens(config: Pick<Config, 'API_TOKENS' | 'API_TOKENS_FILE'>): TokenRegistry {
+  const entries: z.infer<typeof TokenEntry>[] = [];
+  for (const item of (config.API_TOKENS ?? '').split(',').filter((s) => s.trim())) {
+    const [name, team, role, ...rest] = item.trim().split(':');
+    const token = rest.join(':');
+    const parsed = TokenEntry.safeParse({ name, team, role, sha256: token ? hashToken(token) : '' });
+    if (!parsed.success) {
+      throw new ConfigError(`API_TOKENS entry "${name ?? ''}" is invalid: expected name:team:member|admin:token`);
+    }
+    entries.push(parsed.data);
+  }
+  if (config.API_TOKENS_FILE) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(fs.readFileSync(config.API_TOKENS_FILE, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(
+        `API_TOKENS_FILE=${config.API_TOKENS_FILE} cannot be read as JSON: ${(err as Error).message}`,
+      );
+    }
+    const parsed = z.array(TokenEntry).safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new ConfigError(`API_TOKENS_FILE entry ${issue.path.join('.')}: ${issue.message}`);
+    }
+    entries.push(...parsed.data);
+  }
+  return new TokenRegistry(entries);
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    principal?: Principal;
+  }
+}
+
+/** Requires a valid bearer token on every request it guards. */
+export function authenticate(tokens: TokenRegistry): RequestHandler {
+  return (req, res, next) => {
+    const header = req.get('Authorization') ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    const principal = match ? tokens.authenticate(match[1]!) : undefined;
+    if (!principal) {
+      res.set('WWW-Authenticate', 'Bearer');
+      throw new HttpProblem(
+        401,
+        'Unauthorized',
+        match ? 'the bearer token is not recognised' : 'send an API token: Authorization: Bearer <token>',
+      );
+    }
+    req.principal = principal;
+    next();
+  };
+}
+
+/** True when `principal` may see resources of `team`. */
+export function canAccess(principal: Principal, team: string): boolean {
+  return principal.role === 'admin' || principal.team === team;
+}

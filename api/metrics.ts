@@ -1,0 +1,60 @@
+/**
+ * Prometheus metrics for GET /metrics: request counts and latencies by route, submissions by outcome, and the
+ * number of executions in each state (read from the store at scrape time). One registry per app instance.
+ */
+import type { RequestHandler } from 'express';
+import client from 'prom-client';
+import { EXECUTION_STATES } from '../schema/states.js';
+import type { ExecutionStore } from '../store/executions.js';
+
+export interface ApiMetrics {
+  registry: client.Registry;
+  submissions: client.Counter<'outcome'>;
+  middleware: RequestHandler;
+}
+
+export function createMetrics(store: ExecutionStore): ApiMetrics {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry, prefix: 'spark_runner_api_' });
+  const requests = new client.Counter({
+    name: 'spark_runner_http_requests_total',
+    help: 'HTTP requests by method, route and status code',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  const latency = new client.Histogram({
+    name: 'spark_runner_http_request_duration_seconds',
+    help: 'HTTP request latency by method and route',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const submissions = new client.Counter({
+    name: 'spark_runner_submissions_total',
+    help: 'Submit requests by outcome: created, repeat (idempotent replay) or rejected',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  new client.Gauge({
+    name: 'spark_runner_executions',
+    help: 'Executions in the store by state',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    async collect() {
+      const counts = await store.countByState();
+      for (const state of EXECUTION_STATES) this.set({ state }, counts[state] ?? 0);
+    },
+  });
+  const middleware: RequestHandler = (req, res, next) => {
+    const end = latency.startTimer();
+    res.on('finish', () => {
+      // The matched route pattern, not the raw path, keeps label cardinality bounded.
+      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      const labels = { method: req.method, route };
+      end(labels);
+      requests.inc({ ...labels, status: String(res.statusCode) });
+    });
+    next();
+  };
+  return { registry, submissions, middleware };
+}
