@@ -1,0 +1,31 @@
+/** `spark-runner logs <id> [-f] [--tail N]`: the driver log, or a live stream of it until the execution ends. */
+import type { Command } from 'commander';
+import type { JobStatus } from '../api-types.js';
+import { writeAll } from '../context.js';
+import { jobPath, positiveInt, type Runtime } from './shared.js';
+
+export function registerLogs(program: Command, rt: Runtime): void {
+  program
+    .command('logs')
+    .description("print an execution's driver log; with -f, stream it until the execution ends")
+    .argument('<id>', 'execution id')
+    .option('-f, --follow', 'keep streaming new lines until the execution ends (across retried attempts)')
+    .option('--tail <n>', 'only the last n lines (without --follow)', positiveInt)
+    .action(async (id: string, opts: { follow?: boolean; tail?: number }, cmd: Command) => {
+      const api = rt.api(cmd);
+      const { stdout, stderr } = rt.ctx;
+      if (!opts.follow) {
+        const text = await api.text(jobPath(id, '/logs'), { tail: opts.tail });
+        await writeAll(stdout, text && !text.endsWith('\n') ? `${text}\n` : text);
+        return;
+      }
+      let last = '';
+      await api.stream(jobPath(id, '/logs'), { follow: true, tail: opts.tail }, async (text) => {
+        last = text;
+        await writeAll(stdout, text);
+      });
+      if (last && !last.endsWith('\n')) stdout.write('\n');
+      const job = await api.json<JobStatus>('GET', jobPath(id));
+      stderr.write(`-- end of the log: ${job.execution_id} is ${job.status}\n`);
+    });
+}

@@ -1,0 +1,266 @@
+/**
+ * The `spark-runner` CLI as a user runs it: `node bin/spark-runner.js ...` as a child process, talking to an
+ * in-process API over HTTP, with a real worker, Temporal, Postgres and local Spark behind it. Three real Spark
+ * runs: SparkPi with --wait, SparkPi followed with `logs -f`, and a Python job that raises; a cancelled job runs
+ * on the sim backend.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSimBackend } from '../../gateway/backends/sim/index.js';
+import { isTerminal } from '../../schema/states.js';
+import { startTestApi, type TestApi } from '../helpers/api.js';
+import { eventually, openTestStack, type TestStack } from '../helpers/stack.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const BIN = join(ROOT, 'bin/spark-runner.js');
+const scratch = mkdtempSync(join(tmpdir(), 'cli-test-'));
+
+let stack: TestStack;
+let api: TestApi;
+
+beforeAll(async () => {
+  stack = await openTestStack();
+  const sim = createSimBackend();
+  await stack.startWorker({ sim });
+  api = await startTestApi(stack, { backends: { sim } });
+});
+afterAll(async () => {
+  await api?.close();
+  await stack?.close();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+interface CliRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the CLI to completion. The URL and token go in through SPARK_RUNNER_URL/SPARK_RUNNER_TOKEN unless
+ * `env` says otherwise; XDG_CONFIG_HOME points at an empty directory so no real config file is read.
+ */
+function cli(
+  args: string[],
+  options: { env?: Record<string, string | undefined>; cwd?: string } = {},
+): Promise<CliRun> {
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    XDG_CONFIG_HOME: join(scratch, 'no-config'),
+    SPARK_RUNNER_CONFIG: undefined,
+    SPARK_RUNNER_URL: api.url,
+    SPARK_RUNNER_TOKEN: api.tokens.dataInfra,
+    ...options.env,
+  };
+  for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? ROOT, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // A backstop only: every command here is expected to exit by itself well before this.
+    const killer = setTimeout(() => child.kill('SIGKILL'), 150_000);
+    child.on('error', fail);
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      done({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+function executionIdIn(text: string): string {
+  const id = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/.exec(text)?.[1];
+  if (!id) throw new Error(`no execution id in: ${text}`);
+  return id;
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+const PI = ['--python', 'examples/pi.py', '--arg', '2', '--driver-memory', '512m'];
+
+describe('the spark-runner CLI', () => {
+  let piId: string;
+
+  it('submit --wait runs SparkPi to SUCCEEDED, prints the "Pi is roughly" line and exits 0', async () => {
+    const run = await cli(['submit', '--name', 'cli-pi', ...PI, '--wait']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^submitted data-infra\/cli-pi as /);
+    expect(run.stdout).toContain('SUCCEEDED after');
+    expect(run.stdout).toMatch(/Pi is roughly 3\.\d+/);
+    piId = executionIdIn(run.stdout);
+  });
+
+  it('logs -f streams a running job to its end and exits 0 by itself', async () => {
+    const submitted = await cli(['submit', '--name', 'cli-follow', ...PI, '--output', 'json']);
+    expect(submitted.code).toBe(0);
+    const id = (JSON.parse(submitted.stdout) as { execution_id: string }).execution_id;
+    expect(isTerminal((await stack.store.getExecution(id))!.state)).toBe(false);
+
+    const follow = await cli(['logs', '-f', id]);
+    expect(follow.signal).toBeNull();
+    expect(follow.code).toBe(0);
+    expect(follow.stdout).toMatch(/Pi is roughly 3\.\d+/);
+    expect(follow.stderr).toContain(`${id} is SUCCEEDED`);
+    expect((await stack.store.getExecution(id))!.state).toBe('SUCCEEDED');
+  });
+
+  it('shows the execution through status, list --output json and events, and refuses to cancel it once finished', async () => {
+    const status = await cli(['status', piId]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(new RegExp(`execution\\s+${piId}`));
+    expect(status.stdout).toMatch(/state\s+SUCCEEDED/);
+    expect(status.stdout).toMatch(/job\s+data-infra\/cli-pi/);
+
+    const list = await cli(['list', '--job', 'data-infra/cli-pi', '--output', 'json']);
+    expect(list.code).toBe(0);
+    const page = JSON.parse(list.stdout) as { items: { execution_id: string; status: string }[] };
+    expect(page.items).toEqual([expect.objectContaining({ execution_id: piId, status: 'SUCCEEDED' })]);
+
+    const events = await cli(['events', piId]);
+    expect(events.code).toBe(0);
+    expect(events.stdout).toMatch(/^TIME\s+ATTEMPT\s+EVENT\s+DETAILS/);
+    for (const type of ['SUBMIT', 'RUNNING', 'TERMINAL']) expect(events.stdout).toContain(type);
+
+    const cancel = await cli(['cancel', piId]);
+    expect(cancel.code).toBe(3);
+    expect(cancel.stderr).toContain(`error: execution ${piId} already finished: SUCCEEDED`);
+    expect(cancel.stderr).not.toMatch(/\bat .*\.ts:\d+/); // no stack trace
+  });
+
+  it('submit --wait exits 2 when the job is cancelled while it runs', async () => {
+    const file = join(scratch, 'long.json');
+    const long = { runningAfterMs: 100, endAfterMs: 600_000 };
+    writeFileSync(
+      file,
+      JSON.stringify({
+        name: 'cli-cancel',
+        backend: 'sim',
+        application: { type: 'python', file: 'never-run.py' },
+        sim: { attempts: [long] },
+      }),
+    );
+    const waiting = cli(['submit', '-f', file, '--wait']);
+    const { items } = await eventually('the execution to be RUNNING', async () => {
+      const page = await stack.store.listExecutions({ jobPath: 'data-infra/cli-cancel', state: 'RUNNING', limit: 1 });
+      return page.items.length > 0 ? page : undefined;
+    });
+    const id = items[0]!.executionId;
+
+    const cancel = await cli(['cancel', id]);
+    expect(cancel.code).toBe(0);
+    expect(cancel.stdout).toContain(`cancel requested for ${id}`);
+    const run = await waiting;
+    expect(run.code).toBe(2);
+    expect(run.stdout).toContain('CANCELLED after');
+  });
+
+  it('reads the URL and token from the config file when neither flags nor environment set them', async () => {
+    const config = join(scratch, 'config.json');
+    writeFileSync(config, JSON.stringify({ url: api.url, token: api.tokens.dataInfra }));
+    const run = await cli(['list', '--state', 'succeeded'], {
+      env: { SPARK_RUNNER_URL: undefined, SPARK_RUNNER_TOKEN: undefined, SPARK_RUNNER_CONFIG: config },
+    });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^EXECUTION\s+JOB\s+STATE\s+ATTEMPT\s+BACKEND\s+SUBMITTED\s+DURATION/);
+    expect(run.stdout).toContain(piId);
+  });
+
+  it('submit --dry-run sends a relative application path as an absolute one and creates nothing', async () => {
+    const run = await cli(['submit', '--name', 'cli-dry', '--python', 'jobs/etl.py', '--dry-run', '--output', 'json'], {
+      cwd: scratch,
+    });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(JSON.stringify(join(scratch, 'jobs/etl.py')));
+    const { items } = await stack.store.listExecutions({ jobPath: 'data-infra/cli-dry', limit: 10 });
+    expect(items).toEqual([]);
+  });
+});
+
+describe('CLI errors, written for people', () => {
+  it('says the API cannot be reached, and how to point at it, with exit code 3', async () => {
+    const url = `http://127.0.0.1:${await closedPort()}`;
+    const run = await cli(['list'], { env: { SPARK_RUNNER_URL: url } });
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain(
+      `error: cannot reach the Spark Runner API at ${url}: is \`npm run dev\` running? (set --url or SPARK_RUNNER_URL)`,
+    );
+  });
+
+  it('names SPARK_RUNNER_TOKEN when the token is not accepted', async () => {
+    const run = await cli(['list'], { env: { SPARK_RUNNER_TOKEN: 'not-a-token' } });
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain('SPARK_RUNNER_TOKEN');
+    expect(run.stderr).toContain('the bearer token is not recognised');
+  });
+
+  it('says an execution of another team is not visible', async () => {
+    const run = await cli(['status', '00000000-0000-4000-8000-000000000000'], {
+      env: { SPARK_RUNNER_TOKEN: api.tokens.other },
+    });
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain('hint: check the id; executions of other teams are not visible');
+  });
+
+  it('prints the field path of a forbidden sparkConf key in a job file and creates nothing', async () => {
+    const file = join(scratch, 'forbidden.yaml');
+    writeFileSync(
+      file,
+      [
+        'name: cli-forbidden',
+        'engineVersion: 4.0 # unquoted: still the text "4.0"',
+        'application: { type: python, file: examples/pi.py }',
+        'sparkConf:',
+        '  spark.master: yarn',
+        '  spark.sql.shuffle.partitions: 8',
+        '',
+      ].join('\n'),
+    );
+    const run = await cli(['submit', '-f', file]);
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain('  - sparkConf.spark.master: sparkConf key "spark.master" is not allowed');
+    expect(run.stderr).not.toContain('engineVersion');
+    expect(run.stderr).not.toContain('shuffle');
+    const { items } = await stack.store.listExecutions({ jobPath: 'data-infra/cli-forbidden', limit: 10 });
+    expect(items).toEqual([]);
+  });
+
+  it('submit --wait of a Python job that raises exits 1 and prints the error class', async () => {
+    writeFileSync(join(scratch, 'fail.py'), FAILING_JOB);
+    // Run from the scratch folder with a relative path: the CLI, not the server's cwd, decides what it means.
+    const run = await cli(
+      ['submit', '--name', 'cli-fail', '--python', 'fail.py', '--driver-memory', '512m', '--wait'],
+      {
+        cwd: scratch,
+      },
+    );
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('FAILED after');
+    const id = executionIdIn(run.stdout);
+    const row = (await stack.store.getExecution(id))!;
+    expect(row.failureClass).toBe('USER_ERROR');
+    expect(run.stderr).toContain(`error: USER_ERROR: `);
+    expect(run.stderr).toContain(`spark-runner logs ${id}`);
+    expect(row.spec.application).toMatchObject({ type: 'python', file: join(scratch, 'fail.py') });
+  });
+});
+
+const FAILING_JOB = `from pyspark.sql import SparkSession
+spark = SparkSession.builder.getOrCreate()
+spark.range(3).count()
+raise ValueError("boom: the input table is empty")
+`;
