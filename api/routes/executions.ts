@@ -116,7 +116,7 @@ export function executionRoutes({ client, store, gateway }: ExecutionRoutesDeps)
       const query = LogsQuery.safeParse(req.query);
       if (!query.success) throw validationProblem(query.error, 'query');
       res.type('text/plain; charset=utf-8');
-      if (query.data.follow === 'true') return followLogs(req, res, row);
+      if (query.data.follow === 'true') return followLogs(res, row, query.data.tail);
       if (!row.backend || !row.vendorRunId) return void res.send('');
       const ref = { executionId: row.executionId, attempt: row.attempt, vendorRunId: row.vendorRunId };
       res.send(await gateway.get(row.backend).logs(ref, { tail: query.data.tail }));
@@ -124,7 +124,7 @@ export function executionRoutes({ client, store, gateway }: ExecutionRoutesDeps)
   }
 
   /** Streams each attempt's log as it is written, moving on to a retry's attempt, until the execution ends. */
-  async function followLogs(req: Request, res: Response, initial: ExecutionRow): Promise<void> {
+  async function followLogs(res: Response, initial: ExecutionRow, tail?: number): Promise<void> {
     const abort = new AbortController();
     res.on('close', () => abort.abort());
     res.setHeader('X-Content-Type-Options', 'nosniff');
@@ -135,7 +135,21 @@ export function executionRoutes({ client, store, gateway }: ExecutionRoutesDeps)
       if (row.vendorRunId && row.backend && row.attempt > followed) {
         followed = row.attempt;
         const ref = { executionId: row.executionId, attempt: row.attempt, vendorRunId: row.vendorRunId };
-        for await (const chunk of gateway.get(row.backend).followLogs(ref, abort.signal)) res.write(chunk);
+        const backend = gateway.get(row.backend);
+        // With tail=N, start where the last N lines written so far begin, rather than at the beginning.
+        let skip = 0;
+        if (tail !== undefined) {
+          const [full, last] = await Promise.all([backend.logs(ref), backend.logs(ref, { tail })]);
+          skip = Math.max(0, full.lastIndexOf(last.trimEnd()));
+        }
+        for await (const chunk of backend.followLogs(ref, abort.signal)) {
+          if (skip >= chunk.length) {
+            skip -= chunk.length;
+            continue;
+          }
+          res.write(chunk.slice(skip));
+          skip = 0;
+        }
       } else if (isTerminal(row.state)) {
         break;
       } else {

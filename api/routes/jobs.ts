@@ -95,6 +95,11 @@ function rejection(err: unknown): never {
   throw err;
 }
 
+/** Submissions from the spark-runner CLI are recorded as such (it identifies itself in User-Agent). */
+function triggerOf(userAgent: string | undefined): 'cli' | 'api' {
+  return userAgent?.startsWith('spark-runner-cli') ? 'cli' : 'api';
+}
+
 export function jobRoutes({ client, store, gateway, config, metrics }: JobRoutesDeps): Router {
   const router = Router();
 
@@ -122,7 +127,7 @@ export function jobRoutes({ client, store, gateway, config, metrics }: JobRoutes
       }
       const { execution, created } = await submitExecution(
         { client, store, config },
-        { team, owner, trigger: 'api', spec: parsed.spec, idempotencyKey },
+        { team, owner, trigger: triggerOf(req.get('User-Agent')), spec: parsed.spec, idempotencyKey },
       );
       metrics.submissions.inc({ outcome: created ? 'created' : 'repeat' });
       res.status(202).json({

@@ -21,13 +21,19 @@ export interface TestApi {
 
 export async function startTestApi(
   stack: TestStack,
-  options: { backends?: Partial<Record<BackendName, Backend>> } = {},
+  options: { backends?: Partial<Record<BackendName, Backend>>; adminTokens?: string[] } = {},
 ): Promise<TestApi> {
   const logger = pino({ level: 'warn' });
   const tokens = new TokenRegistry([
     { name: 'root', team: '*', role: 'admin', sha256: hashToken(TEST_TOKENS.admin) },
     { name: 'ci-bot', team: 'data-infra', role: 'member', sha256: hashToken(TEST_TOKENS.dataInfra) },
     { name: 'other-bot', team: 'other-team', role: 'member', sha256: hashToken(TEST_TOKENS.other) },
+    ...(options.adminTokens ?? []).map((t) => ({
+      name: 'extra-admin',
+      team: '*',
+      role: 'admin' as const,
+      sha256: hashToken(t),
+    })),
   ]);
   const spark = { sparkHome: stack.config.SPARK_HOME!, python: stack.config.SPARK_PYTHON };
   const gateway = new SparkGateway(

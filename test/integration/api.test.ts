@@ -119,6 +119,8 @@ describe('submitting and checking jobs', () => {
     expect(logs.text).toMatch(/SUCCEEDED/);
     expect(Date.now() - started).toBeGreaterThan(500);
     expect((await finished(id)).status).toBe('SUCCEEDED');
+    const lastLine = await call('GET', `/api/v1/jobs/${id}/logs?follow=true&tail=1`, { token: api.tokens.dataInfra });
+    expect(lastLine.text.trim().split('\n')).toEqual([logs.text.trim().split('\n').at(-1)]);
   });
 
   it("accepts the reference's request body and runs it as a CoreETL application", async () => {
