@@ -50,6 +50,11 @@ export const ConfigSchema = z.object({
   /** How often the local backend checks its runs for status changes (pushed to workflows as signals). */
   LOCAL_WATCH_INTERVAL_MS: int(50, 60_000).default(1000),
 
+  /** A kube-apiserver binary for the tests' real Kubernetes API server, instead of building one from Go modules. */
+  KUBE_APISERVER: optionalString,
+  /** An etcd (>= 3.5) binary for the tests' Kubernetes API server, instead of building one from Go modules. */
+  ETCD: optionalString,
+
   /** Address the REST API binds to. Loopback by default; set 0.0.0.0 in a container. */
   API_HOST: z.string().default('127.0.0.1'),
   /** Port of the REST API. */

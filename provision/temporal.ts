@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import type { Config } from '../config/index.js';
 import { ProvisionError } from './errors.js';
-import { withLock } from './lock.js';
+import { buildFromWrapper } from './go-build.js';
 import { startProcess, waitFor, type ManagedProcess, type StartOptions } from './process.js';
 
 const run = promisify(execFile);
@@ -74,88 +74,21 @@ export async function ensureTemporalCli(config: Config, log: (line: string) => v
 
   const dir = path.join(config.SPARK_RUNNER_CACHE, 'temporal', TEMPORAL_CLI_VERSION);
   const binary = path.join(dir, 'temporal');
-  if (!fs.existsSync(binary)) {
-    await withLock(
-      `${dir}.lock`,
-      () => log('another process is building the Temporal CLI; waiting for it...'),
-      async () => {
-        if (!fs.existsSync(binary)) await buildTemporalCli(dir, binary, log);
-      },
-    );
-  }
-  return { path: binary, version: await versionOf(binary) };
-}
-
-async function goVersion(): Promise<number[] | undefined> {
-  try {
-    const { stdout } = await run('go', ['env', 'GOVERSION'], { timeout: 30_000 });
-    return stdout.trim().replace(/^go/, '').split('.').map(Number);
-  } catch {
-    return undefined;
-  }
-}
-
-function atLeast(version: number[], min: number[]): boolean {
-  for (let i = 0; i < min.length; i++) {
-    const v = version[i] ?? 0;
-    if (v !== min[i]) return v > min[i]!;
-  }
-  return true;
-}
-
-async function buildTemporalCli(dir: string, binary: string, log: (line: string) => void): Promise<void> {
-  const go = await goVersion();
-  if (!go) {
-    throw new ProvisionError(
-      'Temporal CLI not found and Go is not installed: install Go >= 1.26 (https://go.dev/dl/), put `temporal` on PATH, or set TEMPORAL_CLI',
-    );
-  }
-  // Older Go can still build by fetching the required toolchain from the module proxy (GOTOOLCHAIN=auto).
-  const toolchain = atLeast(go, GO_MIN) ? 'local' : 'auto';
-  const work = path.join(dir, `build-${process.pid}`);
-  fs.rmSync(work, { recursive: true, force: true });
-  fs.mkdirSync(work, { recursive: true });
-  for (const f of ['go.mod', 'go.sum']) fs.copyFileSync(path.join(WRAPPER_MODULE, f), path.join(work, f));
-  const started = Date.now();
-  log(`building Temporal CLI ${TEMPORAL_CLI_VERSION} from Go modules (first run only; ~4-10 min on 2 cores)...`);
-  const ticker = setInterval(
-    () => log(`  still building Temporal CLI (${Math.round((Date.now() - started) / 1000)} s)`),
-    30_000,
+  await buildFromWrapper(
+    {
+      name: 'Temporal CLI',
+      version: TEMPORAL_CLI_VERSION,
+      wrapper: WRAPPER_MODULE,
+      pkg: 'github.com/temporalio/cli/cmd/temporal',
+      ldflags: `-s -w -X github.com/temporalio/cli/internal/temporalcli.Version=${TEMPORAL_CLI_VERSION}`,
+      goMin: GO_MIN,
+      estimate: '~4-10 min',
+      overrideVariable: 'TEMPORAL_CLI to a temporal binary',
+    },
+    binary,
+    log,
   );
-  const tmp = `${binary}.tmp-${process.pid}`;
-  try {
-    await run(
-      'go',
-      [
-        'build',
-        '-trimpath',
-        '-ldflags',
-        `-s -w -X github.com/temporalio/cli/internal/temporalcli.Version=${TEMPORAL_CLI_VERSION}`,
-        '-o',
-        tmp,
-        'github.com/temporalio/cli/cmd/temporal',
-      ],
-      {
-        cwd: work,
-        env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=mod -modcacherw', GOTOOLCHAIN: toolchain },
-        maxBuffer: 64 * 1024 * 1024,
-      },
-    );
-  } catch (err) {
-    const detail = String((err as { stderr?: string }).stderr ?? err)
-      .trim()
-      .split('\n')
-      .slice(-3)
-      .join(' | ');
-    throw new ProvisionError(
-      `building the Temporal CLI from Go modules failed (${detail}): check access to the Go module proxy, or set TEMPORAL_CLI to a temporal binary`,
-    );
-  } finally {
-    clearInterval(ticker);
-  }
-  fs.renameSync(tmp, binary);
-  fs.rmSync(work, { recursive: true, force: true });
-  log(`built Temporal CLI in ${Math.round((Date.now() - started) / 1000)} s -> ${binary}`);
+  return { path: binary, version: await versionOf(binary) };
 }
 
 export interface DevServerOptions {

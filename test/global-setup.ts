@@ -5,11 +5,21 @@
  */
 import { loadConfig } from '../config/index.js';
 import { startEphemeralStack } from '../provision/ephemeral.js';
+import { ensureKubeBinaries } from '../provision/kubernetes/index.js';
 
 export default async function setup(): Promise<() => Promise<void>> {
   const started = Date.now();
   const log = (line: string) => console.log(`[test-stack] ${line}`);
-  const stack = await startEphemeralStack(loadConfig(), log);
+  const config = loadConfig();
+  const stack = await startEphemeralStack(config, log);
+  // Kubernetes tests start their own API servers (some need two); the binaries are built once, here.
+  const kube = await ensureKubeBinaries(
+    { cacheDir: config.SPARK_RUNNER_CACHE, KUBE_APISERVER: config.KUBE_APISERVER, ETCD: config.ETCD },
+    log,
+  ).catch(async (err: unknown) => {
+    await stack.stop();
+    throw err;
+  });
   Object.assign(process.env, {
     TEMPORAL_ADDRESS: stack.temporalAddress,
     DATABASE_URL: stack.databaseUrl,
@@ -17,6 +27,8 @@ export default async function setup(): Promise<() => Promise<void>> {
     SPARK_PYTHON: stack.spark.python,
     TEMPORAL_CLI: stack.temporal.path,
     SPARK_RUNNER_TEST_TMP: stack.tmp,
+    KUBE_APISERVER: kube.kubeApiserver,
+    ETCD: kube.etcd,
   });
   log(
     `${stack.temporal.version}; Spark ${stack.spark.version}; Temporal at ${stack.temporalAddress}; ready in ${Date.now() - started} ms`,
