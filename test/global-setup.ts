@@ -31,7 +31,7 @@ export default async function setup(): Promise<() => Promise<void>> {
     ETCD: kube.etcd,
   });
   log(
-    `${stack.temporal.version}; Spark ${stack.spark.version}; Temporal at ${stack.temporalAddress}; ready in ${Date.now() - started} ms`,
+    `${stack.temporal.version}; Spark ${stack.spark.version}; kube-apiserver ${kube.version}; Temporal at ${stack.temporalAddress}; ready in ${Date.now() - started} ms`,
   );
   return () => stack.stop();
 }
