@@ -3,7 +3,8 @@
  * idempotent: backend submit is keyed by (execution, attempt) and every event id is deterministic, so Temporal
  * may retry any of them, or a restarted worker may run them again, without duplicating anything.
  */
-import { activityInfo, ApplicationFailure } from '@temporalio/activity';
+import { activityInfo } from '@temporalio/activity';
+import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import { BackendRejection, type RunStatus, type VendorRun } from '../gateway/backend.js';
 import type { SparkGateway } from '../gateway/index.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
@@ -20,7 +21,39 @@ export interface ActivityDeps {
 }
 
 export function createActivities({ gateway, store, clock, settings }: ActivityDeps) {
+  /** Writes the execution row unless the API already did (schedule-started executions have no API call). */
+  const ensureRecorded = (execution: ExecutionInput) =>
+    store.createExecution({
+      executionId: execution.executionId,
+      jobPath: execution.jobPath,
+      team: execution.team,
+      owner: execution.owner,
+      trigger: execution.trigger,
+      spec: execution.spec,
+      resources: execution.spec.resources,
+      idempotencyKey: execution.idempotencyKey,
+      requestHash: execution.requestHash,
+      workflowId: workflowIdFor(execution.executionId),
+      runId: activityInfo().workflowExecution?.runId,
+      scheduledTime: execution.scheduledTime ? new Date(execution.scheduledTime) : undefined,
+    });
+
   return {
+    /**
+     * Waits for a free slot under the team's concurrency limit. Not admitted yet: fails with a retryable,
+     * benign error whose retry comes after the queue poll interval; those retries leave no trace in the history.
+     */
+    async admit(input: { execution: ExecutionInput; limit: number }): Promise<void> {
+      await ensureRecorded(input.execution);
+      if (await store.admit(input.execution.executionId, input.execution.team, input.limit)) return;
+      throw ApplicationFailure.create({
+        type: 'TeamQueueFull',
+        message: `team ${input.execution.team} is at its limit of ${input.limit} concurrent executions; queued`,
+        nextRetryDelay: settings.teamQueuePollMs,
+        category: ApplicationFailureCategory.BENIGN,
+      });
+    },
+
     /**
      * Records the execution (if the API did not already), routes it, and submits one attempt. Returns the vendor
      * run and the worker's settings. A backend's permanent rejection fails without retry.
@@ -32,20 +65,7 @@ export function createActivities({ gateway, store, clock, settings }: ActivityDe
     }): Promise<{ run: VendorRun; settings: WorkflowSettings }> {
       const { execution, attempt, resources } = input;
       const info = activityInfo();
-      await store.createExecution({
-        executionId: execution.executionId,
-        jobPath: execution.jobPath,
-        team: execution.team,
-        owner: execution.owner,
-        trigger: execution.trigger,
-        spec: execution.spec,
-        resources: execution.spec.resources,
-        idempotencyKey: execution.idempotencyKey,
-        requestHash: execution.requestHash,
-        workflowId: workflowIdFor(execution.executionId),
-        runId: info.workflowExecution?.runId,
-        scheduledTime: execution.scheduledTime ? new Date(execution.scheduledTime) : undefined,
-      });
+      await ensureRecorded(execution);
       const spec = { ...execution.spec, resources };
       let run: VendorRun;
       try {

@@ -6,17 +6,10 @@
  *   npm run bench -- lifecycle [--executions 400] [--concurrency 50]
  */
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
-import pino from 'pino';
-import { loadConfig } from '../config/index.js';
-import { createSimBackend } from '../gateway/backends/sim/index.js';
-import { startEphemeralStack } from '../provision/ephemeral.js';
 import { JobSpec } from '../schema/job-spec.js';
 import { submitExecution } from '../service/submit.js';
-import { openDatabase } from '../store/db.js';
-import { ExecutionStore } from '../store/executions.js';
 import { workflowIdFor } from '../store/ids.js';
-import { startWorker } from '../worker/index.js';
+import { openBenchEnv } from './env.js';
 import { percentile, printTable } from './stats.js';
 
 export async function lifecycleBench(argv: string[]): Promise<void> {
@@ -26,22 +19,8 @@ export async function lifecycleBench(argv: string[]): Promise<void> {
   });
   const total = Number(values.executions);
   const concurrency = Number(values.concurrency);
-  const base = loadConfig();
-  const stack = await startEphemeralStack(base, (l) => console.log(`[bench] ${l}`));
-  const config = loadConfig({
-    ...process.env,
-    TEMPORAL_ADDRESS: stack.temporalAddress,
-    DATABASE_URL: stack.databaseUrl,
-    TEMPORAL_TASK_QUEUE: 'bench-lifecycle',
-    STATUS_POLL_INTERVAL_MS: '30000',
-    LOG_LEVEL: 'warn',
-  });
-  const logger = pino({ level: 'warn' });
-  const worker = await startWorker({ config, backends: { sim: createSimBackend() }, logger });
-  const connection = await Connection.connect({ address: stack.temporalAddress });
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-  const database = openDatabase(stack.databaseUrl, 20);
-  const store = new ExecutionStore(database.db);
+  const env = await openBenchEnv('bench-lifecycle');
+  const { client, store, config } = env;
   const spec = JobSpec.parse({
     name: 'bench',
     engineVersion: '4.0',
@@ -99,9 +78,6 @@ export async function lifecycleBench(argv: string[]): Promise<void> {
       ['history events / execution', `${Math.min(...historyLengths)}-${Math.max(...historyLengths)}`],
     ]);
   } finally {
-    await worker.shutdown();
-    await connection.close();
-    await database.close();
-    await stack.stop();
+    await env.close();
   }
 }

@@ -3,10 +3,12 @@
  * figures; nothing here asserts timings (performance goals are measured, not tested).
  */
 import { runMain } from '../bin/main.js';
+import { apiBench } from './api.js';
 import { lifecycleBench } from './lifecycle.js';
 
 const BENCHES: Record<string, (argv: string[]) => Promise<void>> = {
   lifecycle: lifecycleBench,
+  api: apiBench,
 };
 
 runMain('bench', async () => {

@@ -77,6 +77,27 @@ export const ConfigSchema = z.object({
   /** Spark versions a JobSpec may ask for; anything else is rejected at submit. */
   ENGINE_VERSIONS: list.default(['3.5', '4.0', '4.1', '4.2']),
 
+  /** Per-team limits on executions at a backend at once, `team=N` comma-separated; the excess waits in a queue. */
+  TEAM_CONCURRENCY_LIMITS: z
+    .string()
+    .default('')
+    .transform((v, ctx) => {
+      const limits: Record<string, number> = {};
+      for (const item of v.split(',').filter((s) => s.trim())) {
+        const [team, n] = item.split('=').map((s) => s.trim());
+        if (!team || !/^\d+$/.test(n ?? '') || Number(n) < 1) {
+          ctx.addIssue({ code: 'custom', message: `"${item}" is not team=N with N >= 1` });
+          return z.NEVER;
+        }
+        limits[team] = Number(n);
+      }
+      return limits;
+    }),
+  /** Limit for teams not named in TEAM_CONCURRENCY_LIMITS; 0 means unlimited. */
+  DEFAULT_TEAM_CONCURRENCY: int(0, 100_000).default(0),
+  /** How often a queued execution checks for a free team slot. */
+  TEAM_QUEUE_POLL_MS: int(100, 600_000).default(5000),
+
   /** Safety-net polling interval for status, in case a watch signal is lost. Slow on purpose. */
   STATUS_POLL_INTERVAL_MS: int(100, 3_600_000).default(30_000),
   /** Auto-retry: how much more of the memory that ran out an OOM-killed attempt gets next time. */

@@ -34,6 +34,8 @@ export const executions = pgTable(
     workflowId: text('workflow_id').notNull(),
     runId: text('run_id'),
     scheduledTime: timestamp('scheduled_time', { withTimezone: true }),
+    /** When the team's concurrency limit let this execution through to a backend (null while queued). */
+    admittedAt: timestamp('admitted_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     submittedAt: timestamp('submitted_at', { withTimezone: true }),
     startTime: timestamp('start_time', { withTimezone: true }),

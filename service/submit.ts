@@ -25,7 +25,10 @@ import {
 export interface SubmitDeps {
   client: Client;
   store: ExecutionStore;
-  config: Pick<Config, 'TEMPORAL_TASK_QUEUE' | 'ENGINE_VERSIONS'>;
+  config: Pick<
+    Config,
+    'TEMPORAL_TASK_QUEUE' | 'ENGINE_VERSIONS' | 'TEAM_CONCURRENCY_LIMITS' | 'DEFAULT_TEAM_CONCURRENCY'
+  >;
 }
 
 export interface SubmitRequest {
@@ -71,7 +74,8 @@ export async function submitExecution(deps: SubmitDeps, request: SubmitRequest):
   assertEngineSupported(deps.config, spec);
   const executionId = request.idempotencyKey ? executionIdFor(team, request.idempotencyKey) : crypto.randomUUID();
   const requestHash = canonicalHash({ team, owner: request.owner ?? null, spec });
-  const existing = await deps.store.getExecution(executionId);
+  // Only a keyed submit can repeat; a fresh random id cannot exist yet.
+  const existing = request.idempotencyKey ? await deps.store.getExecution(executionId) : undefined;
   if (existing) return { execution: assertSameRequest(existing, requestHash), created: false };
 
   const jobPath = `${team}/${spec.name}`;
@@ -85,6 +89,7 @@ export async function submitExecution(deps: SubmitDeps, request: SubmitRequest):
     requestHash,
     idempotencyKey: request.idempotencyKey,
     scheduledTime: request.scheduledTime?.toISOString(),
+    teamLimit: teamLimit(deps.config, team),
   };
   const workflowId = workflowIdFor(executionId);
   let runId: string | undefined;
@@ -108,22 +113,33 @@ export async function submitExecution(deps: SubmitDeps, request: SubmitRequest):
     // A finished workflow with this id: an earlier identical submit already ran to the end.
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
-  await deps.store.upsertJob({ jobPath, team, name: spec.name, owner: request.owner, spec });
-  const { row, created } = await deps.store.createExecution({
-    executionId,
-    jobPath,
-    team,
-    owner: request.owner,
-    trigger: request.trigger,
-    spec,
-    resources: spec.resources,
-    idempotencyKey: request.idempotencyKey,
-    requestHash,
-    workflowId,
-    runId,
-    scheduledTime: request.scheduledTime,
-  });
+  const [{ row, created }] = await Promise.all([
+    deps.store.createExecution({
+      executionId,
+      jobPath,
+      team,
+      owner: request.owner,
+      trigger: request.trigger,
+      spec,
+      resources: spec.resources,
+      idempotencyKey: request.idempotencyKey,
+      requestHash,
+      workflowId,
+      runId,
+      scheduledTime: request.scheduledTime,
+    }),
+    deps.store.upsertJob({ jobPath, team, name: spec.name, owner: request.owner, spec }),
+  ]);
   return { execution: assertSameRequest(row, requestHash), created };
+}
+
+/** The team's concurrency limit, or undefined when it may run any number of executions at once. */
+export function teamLimit(
+  config: Pick<Config, 'TEAM_CONCURRENCY_LIMITS' | 'DEFAULT_TEAM_CONCURRENCY'>,
+  team: string,
+): number | undefined {
+  const limit = config.TEAM_CONCURRENCY_LIMITS[team] ?? config.DEFAULT_TEAM_CONCURRENCY;
+  return limit > 0 ? limit : undefined;
 }
 
 function assertSameRequest(row: ExecutionRow, requestHash: string): ExecutionRow {

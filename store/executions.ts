@@ -113,6 +113,32 @@ export class ExecutionStore {
       .where(eq(executions.executionId, executionId));
   }
 
+  /**
+   * Admits the execution past its team's concurrency limit if a slot is free, first come first served: an
+   * execution goes through only when fewer than `limit` of the team's admitted executions are unfinished and
+   * no older queued execution of the team is still waiting for the slot. Serialized per team with an advisory
+   * lock; idempotent (an admitted execution stays admitted).
+   */
+  async admit(executionId: string, team: string, limit: number): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`team-admission:${team}`}))`);
+      const { rows } = await tx.execute<{ admitted: boolean; active: number; ahead: number }>(sql`
+        select
+          (select admitted_at is not null from executions where execution_id = ${executionId}) as admitted,
+          (select count(*)::int from executions
+            where team = ${team} and admitted_at is not null
+              and state not in ('SUCCEEDED', 'FAILED', 'CANCELLED')) as active,
+          (select count(*)::int from executions
+            where team = ${team} and admitted_at is null and state = 'PENDING'
+              and created_at < (select created_at from executions where execution_id = ${executionId})) as ahead`);
+      const { admitted, active, ahead } = rows[0]!;
+      if (admitted) return true;
+      if (active + ahead >= limit) return false;
+      await tx.update(executions).set({ admittedAt: new Date() }).where(eq(executions.executionId, executionId));
+      return true;
+    });
+  }
+
   async listEvents(executionId: string): Promise<EventRow[]> {
     return this.db
       .select()

@@ -53,6 +53,7 @@ export function settingsFrom(config: Config): WorkflowSettings {
     oomMemoryFactor: config.AR_OOM_MEMORY_FACTOR,
     maxMemoryMb: config.AR_MAX_MEMORY_MB,
     maxBackoffMs: config.AR_MAX_BACKOFF_MS,
+    teamQueuePollMs: config.TEAM_QUEUE_POLL_MS,
   };
 }
 

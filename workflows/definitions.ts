@@ -19,6 +19,8 @@ export interface ExecutionInput {
   idempotencyKey?: string;
   /** For scheduled runs: the time the schedule meant this run for. */
   scheduledTime?: string;
+  /** The team's concurrency limit when one applies: the execution queues until a slot is free. */
+  teamLimit?: number;
 }
 
 /** Worker-side settings the workflow needs; returned by the first activity so replays see the same values. */
@@ -27,6 +29,7 @@ export interface WorkflowSettings {
   oomMemoryFactor: number;
   maxMemoryMb: number;
   maxBackoffMs: number;
+  teamQueuePollMs: number;
 }
 
 export interface ExecutionSnapshot {

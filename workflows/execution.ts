@@ -16,6 +16,7 @@
  *      │               │                     └─ user error / no attempts left / memory cap ─► FAILED
  *      └──────────────►└──── CANCELLED   (requested.cancel Update, or the backend run was removed)
  *
+ *   A team at its concurrency limit keeps new executions PENDING, first come first served, until a slot frees.
  *   An execution deadline (spec.timeoutSeconds) cancels the backend run and ends FAILED with class TIMEOUT.
  *
  * Status is pushed: the worker forwards every backend watch() change as a `status` signal. A slow, bounded
@@ -30,6 +31,7 @@ import {
   upsertSearchAttributes,
   upsertMemo,
   allHandlersFinished,
+  CancellationScope,
   ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
@@ -58,6 +60,13 @@ type Activities = ReturnType<typeof createActivities>;
 const backend = proxyActivities<Pick<Activities, 'submitAttempt' | 'pollStatus' | 'cancelRun'>>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+  cancellationType: ActivityCancellationType.TRY_CANCEL,
+});
+
+/** Team admission: retried on the queue poll interval the activity sets, until a slot frees or the run is cancelled. */
+const queue = proxyActivities<Pick<Activities, 'admit'>>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 1 },
   cancellationType: ActivityCancellationType.TRY_CANCEL,
 });
 
@@ -154,6 +163,19 @@ export async function executionWorkflow(input: ExecutionInput): Promise<Executio
   const stopRun = async (reason: string) => {
     if (run) await backend.cancelRun({ run, reason, requestedBy: requested.cancel?.requestedBy });
   };
+
+  // A team at its concurrency limit: wait in its queue (still PENDING) until a slot frees, or until cancelled.
+  if (input.teamLimit !== undefined) {
+    const waiting = new CancellationScope();
+    const admitted = waiting.run(() => queue.admit({ execution: input, limit: input.teamLimit! }));
+    admitted.catch(() => undefined);
+    await Promise.race([admitted, condition(() => requested.cancel !== undefined)]);
+    if (requested.cancel) {
+      waiting.cancel();
+      return finish('CANCELLED');
+    }
+    await admitted;
+  }
 
   for (;;) {
     if (requested.cancel) return finish('CANCELLED');

@@ -1,0 +1,53 @@
+/**
+ * The benchmarks' stack: a throwaway Temporal dev server and Postgres (see provision/ephemeral.ts), a config
+ * pointing at them, and a worker with the sim backend. Nothing here is timed.
+ */
+import { Client, Connection } from '@temporalio/client';
+import pino from 'pino';
+import { loadConfig, type Config } from '../config/index.js';
+import { createSimBackend } from '../gateway/backends/sim/index.js';
+import { startEphemeralStack, type EphemeralStack } from '../provision/ephemeral.js';
+import { openDatabase, type Database } from '../store/db.js';
+import { ExecutionStore } from '../store/executions.js';
+import { startWorker, type RunningWorker } from '../worker/index.js';
+
+export interface BenchEnv {
+  stack: EphemeralStack;
+  config: Config;
+  client: Client;
+  store: ExecutionStore;
+  sim: ReturnType<typeof createSimBackend>;
+  worker: RunningWorker;
+  close(): Promise<void>;
+}
+
+export async function openBenchEnv(taskQueue: string): Promise<BenchEnv> {
+  const stack = await startEphemeralStack(loadConfig(), (l) => console.log(`[bench] ${l}`));
+  const config = loadConfig({
+    ...process.env,
+    TEMPORAL_ADDRESS: stack.temporalAddress,
+    DATABASE_URL: stack.databaseUrl,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    STATUS_POLL_INTERVAL_MS: '30000',
+    LOG_LEVEL: 'warn',
+  });
+  const sim = createSimBackend();
+  const worker = await startWorker({ config, backends: { sim }, logger: pino({ level: 'warn' }) });
+  const connection = await Connection.connect({ address: stack.temporalAddress });
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const database: Database = openDatabase(stack.databaseUrl, 20);
+  return {
+    stack,
+    config,
+    client,
+    store: new ExecutionStore(database.db),
+    sim,
+    worker,
+    async close() {
+      await worker.shutdown();
+      await connection.close();
+      await database.close();
+      await stack.stop();
+    },
+  };
+}

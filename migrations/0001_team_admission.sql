@@ -1,0 +1,1 @@
+ALTER TABLE "executions" ADD COLUMN "admitted_at" timestamp with time zone;
