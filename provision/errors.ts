@@ -5,3 +5,12 @@
 export class ProvisionError extends Error {
   override readonly name = 'ProvisionError';
 }
+
+/** The last `lines` lines a failed child process wrote to stderr (or the error itself), joined with " | ". */
+export function failureDetail(err: unknown, lines = 1): string {
+  return String((err as { stderr?: string }).stderr ?? err)
+    .trim()
+    .split('\n')
+    .slice(-lines)
+    .join(' | ');
+}

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ProvisionError } from './errors.js';
+import { failureDetail, ProvisionError } from './errors.js';
 import { withLock } from './lock.js';
 
 const run = promisify(execFile);
@@ -89,11 +89,7 @@ async function goBuild(build: GoBuild, binary: string, log: (line: string) => vo
     });
   } catch (err) {
     fs.rmSync(tmp, { force: true });
-    const detail = String((err as { stderr?: string }).stderr ?? err)
-      .trim()
-      .split('\n')
-      .slice(-3)
-      .join(' | ');
+    const detail = failureDetail(err, 3);
     throw new ProvisionError(
       `building ${build.name} ${build.version} from Go modules failed (${detail}): check access to the Go module proxy, or set ${build.overrideVariable}`,
     );

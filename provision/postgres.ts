@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { ProvisionError } from './errors.js';
+import { failureDetail, ProvisionError } from './errors.js';
 import { startProcess, waitFor, type ManagedProcess, type StartOptions } from './process.js';
 
 const run = promisify(execFile);
@@ -76,10 +76,7 @@ export async function initCluster(binDir: string, dataDir: string): Promise<void
     );
   } catch (err) {
     fs.rmSync(dataDir, { recursive: true, force: true });
-    const detail = String((err as { stderr?: string }).stderr ?? err)
-      .trim()
-      .split('\n')
-      .pop();
+    const detail = failureDetail(err);
     throw new ProvisionError(`initdb failed for ${dataDir} (${detail}): set DATABASE_URL to use an existing server`);
   }
 }

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Config } from '../config/index.js';
-import { ProvisionError } from './errors.js';
+import { failureDetail, ProvisionError } from './errors.js';
 import { withLock } from './lock.js';
 
 const run = promisify(execFile);
@@ -74,10 +74,7 @@ async function installPyspark(venv: string, python: string, done: string, log: (
     await run(python, pip, { timeout: 900_000, maxBuffer: 64 * 1024 * 1024 });
   } catch (err) {
     fs.rmSync(venv, { recursive: true, force: true });
-    const detail = String((err as { stderr?: string }).stderr ?? err)
-      .trim()
-      .split('\n')
-      .pop();
+    const detail = failureDetail(err);
     throw new ProvisionError(
       `installing pyspark ${PYSPARK_VERSION} failed (${detail}): check python3-venv and access to PyPI, or set SPARK_HOME`,
     );
@@ -101,10 +98,7 @@ async function sparkVersion(sparkHome: string): Promise<string> {
     const result = await run(path.join(sparkHome, 'bin', 'spark-submit'), ['--version'], { timeout: 120_000 });
     output = result.stdout + result.stderr;
   } catch (err) {
-    const detail = String((err as { stderr?: string }).stderr ?? err)
-      .trim()
-      .split('\n')
-      .pop();
+    const detail = failureDetail(err);
     throw new ProvisionError(`spark-submit --version failed in ${sparkHome} (${detail}): check Java 17 and SPARK_HOME`);
   }
   const version = /version (\d+\.\d+\.\d+)/.exec(output)?.[1] ?? 'unknown';

@@ -9,7 +9,6 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Backend, LogOptions, RunRef, RunStatus, SubmitRequest, VendorRun } from '../../backend.js';
 import { isFinalPhase } from '../../backend.js';
 import { describeLocalSubmission } from './args.js';
@@ -27,6 +26,7 @@ import {
 } from './files.js';
 import { isGroupAlive, readStartTicks, startWrapper, stopGroup } from './process.js';
 import { createStatusReader } from './status.js';
+import { pause } from '../pause.js';
 
 export { buildSparkSubmitArgs, buildSubmitEnv, describeLocalSubmission } from './args.js';
 export type { LocalSubmission, SparkSubmitSettings } from './args.js';
@@ -225,15 +225,5 @@ async function readDirNames(dir: string): Promise<string[]> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR')
       return [];
     throw err;
-  }
-}
-
-/** Waits `ms`; false if the signal aborted instead (the only way this sleep rejects). */
-async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
-  try {
-    await sleep(ms, undefined, { signal });
-    return true;
-  } catch {
-    return false;
   }
 }

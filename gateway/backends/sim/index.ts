@@ -5,11 +5,11 @@
  *
  * Errors: none thrown; scripted failures are run outcomes.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Backend, RunPhase, RunRef, RunStatus, SubmitRequest, VendorRun } from '../../backend.js';
 import { isFinalPhase } from '../../backend.js';
 import type { SimAttemptScript } from './lifecycle.js';
 import { phaseAt, scriptForAttempt, scriptedFailure } from './lifecycle.js';
+import { pause } from '../pause.js';
 
 export { DEFAULT_SIM_ATTEMPT, phaseAt, scriptForAttempt } from './lifecycle.js';
 export type { SimAttemptScript } from './lifecycle.js';
@@ -188,14 +188,4 @@ function keyOf(run: { executionId: string; attempt: number }): string {
 
 function vendorRunIdOf(run: { executionId: string; attempt: number }): string {
   return `sim-${run.executionId}-${run.attempt}`;
-}
-
-/** Waits `ms`; false if the signal aborted instead (the only way this sleep rejects). */
-async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
-  try {
-    await sleep(ms, undefined, { signal });
-    return true;
-  } catch {
-    return false;
-  }
 }
