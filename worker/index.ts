@@ -115,7 +115,6 @@ export async function startWorker({
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     workflowsPath: WORKFLOWS_PATH,
     activities: createActivities({ gateway, store, clock: { now: () => new Date() }, settings: settingsFrom(config) }),
-    bundlerOptions: { ignoreModules: [] },
   });
   const forwarder: StatusForwarder = forwardStatus(gateway.available, client, logger);
   const done = worker.run();
