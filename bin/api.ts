@@ -5,6 +5,7 @@ import { loadTokens } from '../api/auth.js';
 import { startApiServer } from '../api/server.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { SparkGateway } from '../gateway/index.js';
+import { startKubernetesGateway } from '../gateway/kubernetes-gateway.js';
 import { openDatabase } from '../store/db.js';
 import { ExecutionStore } from '../store/executions.js';
 import { createBackends } from '../worker/index.js';
@@ -26,7 +27,11 @@ runMain('api', async () => {
   const database = openDatabase(databaseUrl);
   const store = new ExecutionStore(database.db);
   // The API reads logs and describes payloads through the same backends; it never watches or submits.
-  const gateway = new SparkGateway(createBackends(config, spark, logger), config.DEFAULT_BACKEND);
+  const kubernetes = await startKubernetesGateway({ config, store, logger, watch: false });
+  const gateway = new SparkGateway(
+    { ...(kubernetes ? { kubernetes: kubernetes.backend } : {}), ...createBackends(config, spark, logger) },
+    config.DEFAULT_BACKEND,
+  );
   let server;
   try {
     server = await startApiServer(
@@ -43,7 +48,9 @@ runMain('api', async () => {
   logger.info(`API listening on ${server.url}`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      void Promise.allSettled([server.close(), connection.close(), database.close()]).then(() => process.exit(0));
+      void Promise.allSettled([server.close(), kubernetes?.stop(), connection.close(), database.close()]).then(() =>
+        process.exit(0),
+      );
     });
   }
 });

@@ -72,8 +72,8 @@ export const ConfigSchema = z.object({
   /** Largest accepted request body, in bytes; bigger ones get 413 before any parsing. */
   API_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(256 * 1024),
 
-  /** Backend used when a job says `backend: auto` and no cluster is configured. */
-  DEFAULT_BACKEND: z.enum(['local', 'kubernetes', 'emr', 'sim']).default('local'),
+  /** Backend for `backend: auto`. Unset: kubernetes when GATEWAY_CONFIG names clusters, else local. */
+  DEFAULT_BACKEND: z.enum(['local', 'kubernetes', 'emr', 'sim']).optional(),
   /** Spark versions a JobSpec may ask for; anything else is rejected at submit. */
   ENGINE_VERSIONS: list.default(['3.5', '4.0', '4.1', '4.2']),
 
@@ -97,6 +97,36 @@ export const ConfigSchema = z.object({
   DEFAULT_TEAM_CONCURRENCY: int(0, 100_000).default(0),
   /** How often a queued execution checks for a free team slot. */
   TEAM_QUEUE_POLL_MS: int(100, 600_000).default(5000),
+
+  /** Clusters file for the Spark Gateway (YAML/JSON: clusters with region, weight, capacity; team domains; EMR). Unset: no Kubernetes. */
+  GATEWAY_CONFIG: optionalString,
+  /** How often every cluster's health (API reachable, SparkApplication CRD established) is probed. */
+  GATEWAY_HEALTH_INTERVAL_MS: int(100, 3_600_000).default(10_000),
+  /** A health probe slower than this marks the cluster unhealthy. */
+  GATEWAY_HEALTH_TIMEOUT_MS: int(100, 60_000).default(3000),
+  /** Engine version -> full Spark version for SparkApplication.runtimeVersions, `engine=version` comma-separated. */
+  SPARK_VERSIONS: z
+    .string()
+    .default('3.5=3.5.5,4.0=4.0.1,4.1=4.1.3,4.2=4.2.0')
+    .transform((v): Record<string, string> => {
+      const pairs = v.split(',').filter(Boolean);
+      return Object.fromEntries(pairs.map((kv) => kv.split('=').map((x) => x.trim()) as [string, string]));
+    }),
+  /** Driver/executor image; the operator replaces {{SPARK_VERSION}} with runtimeVersions.sparkVersion. */
+  SPARK_IMAGE: z.string().default('apache/spark:{{SPARK_VERSION}}'),
+  /** Domain of a team missing from the clusters file's teamDomains; its namespace is sjns-<domain>. */
+  K8S_DEFAULT_DOMAIN: z.string().default('default'),
+  /** The operator deletes a finished SparkApplication this long after it stops (keep it above the poll interval). */
+  K8S_TTL_AFTER_STOP_MS: int(-1, 30 * 86_400_000).default(3_600_000),
+  /** Keep the driver pod after a failure for debugging (`OnFailure`), always, or never. */
+  K8S_RETAIN_POLICY: z.enum(['Always', 'OnFailure', 'Never']).default('OnFailure'),
+  /** No operator status this long after creation means the namespace is probably not watched: FAILED NO_STATUS. */
+  K8S_STATUS_TIMEOUT_MS: int(1000, 86_400_000).default(300_000),
+  /** Client-side rate limit per cluster (requests per second, and burst). */
+  K8S_QPS: int(1, 10_000).default(5),
+  K8S_BURST: int(1, 10_000).default(10),
+  /** Namespace for the watcher Leases; set it to run several workers with exactly one watcher per cluster. */
+  WATCH_LEASE_NAMESPACE: optionalString,
 
   /** Safety-net polling interval for status, in case a watch signal is lost. Slow on purpose. */
   STATUS_POLL_INTERVAL_MS: int(100, 3_600_000).default(30_000),

@@ -7,10 +7,15 @@ import type { BackendName } from '../schema/states.js';
 import { BackendRejection, type Backend } from './backend.js';
 
 export class SparkGateway {
+  private readonly defaultBackend: BackendName;
+
+  /** `defaultBackend` unset: Kubernetes when it is configured, else local Spark. */
   constructor(
     private readonly backends: Partial<Record<BackendName, Backend>>,
-    private readonly defaultBackend: BackendName,
-  ) {}
+    defaultBackend?: BackendName,
+  ) {
+    this.defaultBackend = defaultBackend ?? (backends.kubernetes ? 'kubernetes' : 'local');
+  }
 
   /** Backends this gateway can route to. */
   get available(): Backend[] {

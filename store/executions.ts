@@ -5,8 +5,8 @@
  * and a state change is recorded as (event insert + snapshot update) in one transaction keyed by a
  * deterministic event id; a replayed event changes nothing.
  */
-import { and, asc, desc, eq, gte, lt, lte, or, sql, type SQL } from 'drizzle-orm';
-import { executionEvents, executions, jobs } from '../schema/index.js';
+import { and, asc, desc, eq, gte, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import { executionEvents, executions, jobs, placements } from '../schema/index.js';
 import type { EventType, ExecutionState } from '../schema/states.js';
 import type { Db } from './db.js';
 import { eventIdFor } from './ids.js';
@@ -137,6 +137,42 @@ export class ExecutionStore {
       await tx.update(executions).set({ admittedAt: new Date() }).where(eq(executions.executionId, executionId));
       return true;
     });
+  }
+
+  /**
+   * The cluster for an attempt: the one decided earlier if any, else `decide()`'s answer, recorded first-writer-
+   * wins so concurrent or retried submits of one attempt agree.
+   */
+  async placement(
+    executionId: string,
+    attempt: number,
+    decide: () => Promise<{ cluster: string; reason?: string }>,
+  ): Promise<string> {
+    const existing = await this.db
+      .select({ cluster: placements.cluster })
+      .from(placements)
+      .where(and(eq(placements.executionId, executionId), eq(placements.attempt, attempt)));
+    if (existing[0]) return existing[0].cluster;
+    const decision = await decide();
+    await this.db
+      .insert(placements)
+      .values({ executionId, attempt, cluster: decision.cluster, reason: decision.reason })
+      .onConflictDoNothing();
+    const [row] = await this.db
+      .select({ cluster: placements.cluster })
+      .from(placements)
+      .where(and(eq(placements.executionId, executionId), eq(placements.attempt, attempt)));
+    return row!.cluster;
+  }
+
+  /** Executions at a Kubernetes backend now, per cluster: the load the router balances. */
+  async runningByCluster(): Promise<Record<string, number>> {
+    const rows = await this.db
+      .select({ cluster: executions.cluster, count: sql<number>`count(*)::int` })
+      .from(executions)
+      .where(and(eq(executions.backend, 'kubernetes'), inArray(executions.state, ['SUBMITTED', 'RUNNING'])))
+      .groupBy(executions.cluster);
+    return Object.fromEntries(rows.filter((r) => r.cluster).map((r) => [r.cluster!, r.count]));
   }
 
   async listEvents(executionId: string): Promise<EventRow[]> {

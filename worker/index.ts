@@ -13,6 +13,7 @@ import { dataPaths } from '../config/index.js';
 import type { Backend } from '../gateway/backend.js';
 import { createLocalBackend } from '../gateway/backends/local/index.js';
 import { SparkGateway } from '../gateway/index.js';
+import { startKubernetesGateway } from '../gateway/kubernetes-gateway.js';
 import { forwardStatus, type StatusForwarder } from '../gateway/status-forwarder.js';
 import type { BackendName } from '../schema/states.js';
 import { openDatabase, type Database } from '../store/db.js';
@@ -105,7 +106,11 @@ export async function startWorker({
   const address = config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_PORT}`;
   const database = openDatabase(config.DATABASE_URL!);
   const store = new ExecutionStore(database.db);
-  const gateway = new SparkGateway(backends, config.DEFAULT_BACKEND);
+  const kubernetes = await startKubernetesGateway({ config, store, logger, watch: true });
+  const gateway = new SparkGateway(
+    { ...(kubernetes ? { kubernetes: kubernetes.backend } : {}), ...backends },
+    config.DEFAULT_BACKEND,
+  );
   const nativeConnection = await NativeConnection.connect({ address });
   const clientConnection = await Connection.connect({ address });
   const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
@@ -122,6 +127,7 @@ export async function startWorker({
   const shutdown = () =>
     (stopping ??= (async () => {
       await forwarder.stop();
+      await kubernetes?.stop();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await done.catch(() => undefined);
       await Promise.allSettled([nativeConnection.close(), clientConnection.close(), database.close()]);

@@ -14,12 +14,12 @@ import { openDatabase } from '../../store/db.js';
 import { ExecutionStore } from '../../store/executions.js';
 import { createBackends, startWorker, type RunningWorker } from '../../worker/index.js';
 
-/** A config for this test file: its own task queue and data directory, short poll intervals. */
-export function testConfig(overrides: Record<string, string> = {}): Config {
+/** The environment for this test file: its own task queue and data directory, short poll intervals. */
+export function testEnv(overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
   const id = crypto.randomUUID().slice(0, 8);
   const tmp = process.env.SPARK_RUNNER_TEST_TMP;
   if (!tmp) throw new Error('the vitest global setup did not run (SPARK_RUNNER_TEST_TMP is unset)');
-  return loadConfig({
+  return {
     ...process.env,
     TEMPORAL_TASK_QUEUE: `test-${id}`,
     SPARK_RUNNER_DATA: path.join(tmp, `data-${id}`),
@@ -27,11 +27,13 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     LOCAL_WATCH_INTERVAL_MS: '250',
     LOG_LEVEL: 'warn',
     ...overrides,
-  });
+  };
 }
 
 export interface TestStack {
   config: Config;
+  /** The environment `config` was parsed from, for processes the test starts (e.g. bin/worker.ts). */
+  env: NodeJS.ProcessEnv;
   client: Client;
   store: ExecutionStore;
   /** Starts a worker on this file's task queue with the local backend plus any extra backends. */
@@ -40,7 +42,8 @@ export interface TestStack {
 }
 
 export async function openTestStack(overrides: Record<string, string> = {}): Promise<TestStack> {
-  const config = testConfig(overrides);
+  const env = testEnv(overrides);
+  const config = loadConfig(env);
   fs.mkdirSync(config.SPARK_RUNNER_DATA, { recursive: true });
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS! });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
@@ -50,6 +53,7 @@ export async function openTestStack(overrides: Record<string, string> = {}): Pro
   const logger = pino({ level: config.LOG_LEVEL });
   return {
     config,
+    env,
     client,
     store,
     async startWorker(extra = {}) {

@@ -25,10 +25,10 @@ afterAll(async () => {
 
 /** Starts bin/worker.ts as its own process, configured for this file's task queue and data directory. */
 function startWorkerProcess(): ChildProcess {
-  const env = { ...process.env } as Record<string, string>;
-  for (const [k, v] of Object.entries(stack.config))
-    if (v !== undefined) env[k] = Array.isArray(v) ? v.join(',') : String(v);
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('bin/worker.ts')], { env, stdio: 'ignore' });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('bin/worker.ts')], {
+    env: stack.env,
+    stdio: 'ignore',
+  });
   workers.push(child);
   return child;
 }

@@ -1,0 +1,337 @@
+/**
+ * The Kubernetes backend against a real kube-apiserver + etcd with the operator's real SparkApplication CRD. The
+ * operator itself is played by test/helpers/operator-standin.ts (it needs a kubelet), which writes `.status`
+ * through the status subresource in the sequences the operator documents.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Backend, RunStatus, SubmitRequest, VendorRun } from '../../gateway/backend.js';
+import { BackendRejection } from '../../gateway/backend.js';
+import type { KubernetesBackendOptions } from '../../gateway/backends/kubernetes/index.js';
+import {
+  createKubernetesBackend,
+  createThrottle,
+  sparkApplicationName,
+  watchSparkApplications,
+} from '../../gateway/backends/kubernetes/index.js';
+import { installCrd, kubeRequest, startKubeApiServer, type KubeApiServer } from '../../provision/kubernetes/index.js';
+import { JobSpec, type JobSpecInput } from '../../schema/job-spec.js';
+import { SEQUENCES, createOperatorStandIn, type OperatorStandIn } from '../helpers/operator-standin.js';
+
+const CRD = path.resolve('../shared/anchors/apache-spark-k8s-operator/crds/sparkapplications.spark.apache.org-v1.yaml');
+const NS = 'sjns-fin';
+const APPS = `/apis/spark.apache.org/v1/namespaces/${NS}/sparkapplications`;
+
+let server: KubeApiServer;
+let dir: string;
+let standIn: OperatorStandIn;
+let backend: Backend;
+
+function options(overrides: Partial<KubernetesBackendOptions> = {}): KubernetesBackendOptions {
+  return {
+    clusters: [{ name: 'test', kubeconfigPath: server.kubeconfigPath }],
+    teamDomains: { payments: 'fin' },
+    defaultDomain: 'shared',
+    sparkVersions: { '4.0': '4.0.1' },
+    images: { '4.0': 'apache/spark:{{SPARK_VERSION}}' },
+    retention: {
+      resourceRetainPolicy: 'OnFailure',
+      resourceRetainDurationMillis: 600_000,
+      ttlAfterStopMillis: 3_600_000,
+    },
+    qps: 100,
+    burst: 200,
+    retryBaseDelayMs: 50,
+    watchBackoffMs: { min: 50, max: 500 },
+    followIntervalMs: 100,
+    ...overrides,
+  };
+}
+
+function request(application: JobSpecInput['application'], extra: Partial<JobSpecInput> = {}): SubmitRequest {
+  return {
+    executionId: randomUUID(),
+    attempt: 1,
+    team: 'payments',
+    jobPath: 'payments/daily-agg',
+    spec: JobSpec.parse({ name: 'daily-agg', engineVersion: '4.0', application, ...extra }),
+  };
+}
+const jvmRequest = () => request({ type: 'jvm', mainClass: 'com.acme.Agg', jar: 's3://b/agg.jar' });
+const nameOf = (run: VendorRun) => run.vendorRunId.split('/').pop()!;
+
+/** Consumes a watch() into an array, with a wait for a matching status. */
+function collect(b: Backend) {
+  const controller = new AbortController();
+  const seen: RunStatus[] = [];
+  const waiters = new Set<() => void>();
+  const done = (async () => {
+    for await (const status of b.watch(controller.signal)) {
+      seen.push(status);
+      for (const w of [...waiters]) w();
+    }
+  })();
+  return {
+    seen,
+    controller,
+    done,
+    async waitFor(pred: (s: RunStatus) => boolean, timeoutMs = 10_000): Promise<RunStatus> {
+      const found = () => seen.find(pred);
+      if (found()) return found()!;
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(
+            new Error(
+              `no matching status within ${timeoutMs} ms; saw ${JSON.stringify(seen.map((s) => [s.executionId, s.phase, s.backendState]))}`,
+            ),
+          );
+        }, timeoutMs);
+        const check = () => {
+          const hit = found();
+          if (hit) {
+            clearTimeout(timer);
+            waiters.delete(check);
+            resolve(hit);
+          }
+        };
+        waiters.add(check);
+      });
+    },
+    async stop() {
+      controller.abort();
+      await done;
+    },
+  };
+}
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(process.env.SPARK_RUNNER_TEST_TMP ?? os.tmpdir(), 'kube-backend-'));
+  const started = Date.now();
+  server = await startKubeApiServer({
+    kubeApiserver: process.env.KUBE_APISERVER!,
+    etcd: process.env.ETCD!,
+    dir,
+    onLine: null,
+  });
+  await installCrd(server.kubeconfigPath, CRD);
+  for (const name of [NS, 'sjns-shared']) {
+    const res = await kubeRequest(server, 'POST', '/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name },
+    });
+    expect(res.status).toBe(201);
+  }
+  console.log(`[kube] API server + CRD + namespaces ready in ${Date.now() - started} ms`);
+  standIn = createOperatorStandIn(server);
+  backend = createKubernetesBackend(options());
+}, 120_000);
+
+afterAll(async () => {
+  await server?.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the Kubernetes backend on a real API server', () => {
+  it('creates SparkApplications for JVM, Python and CoreETL jobs that the CRD schema accepts without pruning a field', async () => {
+    const requests = [
+      jvmRequest(),
+      request({ type: 'python', file: 's3://b/main.py' }),
+      request({ type: 'python', file: 's3://b/main.py', pyFiles: ['s3://b/lib.py'] }),
+      request(
+        {
+          type: 'coreEtl',
+          jarPath: 's3://b/core.jar',
+          mainClass: 'com.acme.CoreEtl',
+          jobSpec: { steps: [{ sql: 'x' }] },
+        },
+        { resources: { dynamicAllocation: { maxExecutors: 4 } }, args: ['--x'] },
+      ),
+    ];
+    for (const req of requests) {
+      const run = await backend.submit(req);
+      expect(run).toMatchObject({ backend: 'kubernetes', cluster: 'test', namespace: NS });
+      const stored = await kubeRequest(server, 'GET', `${APPS}/${nameOf(run)}`);
+      expect(stored.status).toBe(200);
+      const built = backend.describeSubmission(req) as { spec: unknown; metadata: { labels: unknown } };
+      // A structural CRD prunes unknown fields silently: finding every built field stored proves every field name
+      // is in the schema (the server only adds its defaults, e.g. restartCounterResetMillis: -1).
+      expect((stored.body as { spec: object }).spec).toMatchObject(built.spec as object);
+      expect((stored.body as { metadata: { labels: unknown } }).metadata.labels).toEqual(built.metadata.labels);
+    }
+  });
+
+  describe('final statuses through watch() and through status() polling', () => {
+    let watcher: ReturnType<typeof collect>;
+    beforeAll(() => {
+      watcher = collect(backend);
+    });
+    afterAll(() => watcher.stop());
+
+    async function scenario(drive: (run: VendorRun) => Promise<void>) {
+      const req = jvmRequest();
+      const run = await backend.submit(req);
+      await watcher.waitFor((s) => s.executionId === req.executionId);
+      await standIn.claim(NS, nameOf(run));
+      await drive(run);
+      const pushed = await watcher.waitFor(
+        (s) => s.executionId === req.executionId && s.phase !== 'PENDING' && s.phase !== 'RUNNING',
+      );
+      const polled = await backend.status(run);
+      return { run, pushed, polled, history: watcher.seen.filter((s) => s.executionId === req.executionId) };
+    }
+
+    it('reports success as SUCCEEDED once the resources are released', async () => {
+      const { pushed, polled, history } = await scenario((run) => standIn.drive(NS, nameOf(run), SEQUENCES.success));
+      expect(pushed).toMatchObject({ phase: 'SUCCEEDED', backendState: 'ResourceReleased(Succeeded)' });
+      expect(polled).toMatchObject({ phase: 'SUCCEEDED', backendState: 'ResourceReleased(Succeeded)' });
+      expect(history.map((s) => s.phase)).toContain('RUNNING');
+    });
+
+    it('reports a failure with retained resources as FAILED with the driver exit code', async () => {
+      const { pushed, polled } = await scenario((run) => standIn.drive(NS, nameOf(run), SEQUENCES.failureWithRetain));
+      for (const s of [pushed, polled]) {
+        expect(s).toMatchObject({ phase: 'FAILED', failure: { reason: 'Failed', exitCode: 1 } });
+        expect(s.failure?.message).toMatch(/Driver has failed.*Exception in thread "main"/);
+      }
+    });
+
+    it('reports a driver start timeout as FAILED with reason DriverStartTimedOut', async () => {
+      const { pushed, polled } = await scenario((run) => standIn.drive(NS, nameOf(run), SEQUENCES.driverStartTimeout));
+      for (const s of [pushed, polled])
+        expect(s).toMatchObject({ phase: 'FAILED', failure: { reason: 'DriverStartTimedOut' } });
+    });
+
+    it('reports a cancelled (deleted) run as CANCELLED, and the CR is gone', async () => {
+      const { run, pushed, polled } = await scenario(async (run) => {
+        await standIn.drive(NS, nameOf(run), SEQUENCES.running);
+        await backend.cancel(run);
+        await standIn.finishDeletion(NS, nameOf(run));
+      });
+      expect(pushed.phase).toBe('CANCELLED');
+      expect(polled.phase).toBe('CANCELLED');
+      expect((await kubeRequest(server, 'GET', `${APPS}/${nameOf(run)}`)).status).toBe(404);
+      await backend.cancel(run); // idempotent on a run that is gone
+    });
+
+    it('still reports the outcome by polling when the watch is cut', async () => {
+      const cut = collect(backend);
+      const req = jvmRequest();
+      const run = await backend.submit(req);
+      await cut.waitFor((s) => s.executionId === req.executionId);
+      await cut.stop();
+      const before = cut.seen.length;
+      await standIn.drive(NS, nameOf(run), SEQUENCES.driverStartTimeout);
+      expect(await backend.status(run)).toMatchObject({ phase: 'FAILED', failure: { reason: 'DriverStartTimedOut' } });
+      expect(cut.seen.length).toBe(before);
+    });
+  });
+
+  it('adopts the existing object when the same attempt is submitted twice', async () => {
+    const req = jvmRequest();
+    const first = await backend.submit(req);
+    const second = await backend.submit(req);
+    expect(second).toEqual(first);
+    const list = await kubeRequest(
+      server,
+      'GET',
+      `${APPS}?labelSelector=${encodeURIComponent(`spark-runner.io/execution-id=${req.executionId}`)}`,
+    );
+    expect((list.body as { items: unknown[] }).items).toHaveLength(1);
+  });
+
+  it('rejects a submission whose name is taken by an object with foreign labels', async () => {
+    const req = jvmRequest();
+    const built = backend.describeSubmission(req) as { metadata: { name: string }; spec: object };
+    const foreign = await kubeRequest(server, 'POST', APPS, {
+      apiVersion: 'spark.apache.org/v1',
+      kind: 'SparkApplication',
+      metadata: { name: sparkApplicationName(req.executionId, 1), labels: { team: 'someone-else' } },
+      spec: built.spec,
+    });
+    expect(foreign.status).toBe(201);
+    await expect(backend.submit(req)).rejects.toThrow(BackendRejection);
+    await expect(backend.submit(req)).rejects.toThrow(/does not belong to execution/);
+  });
+
+  it('cancel deletes the SparkApplication, and cancelling again is harmless', async () => {
+    const run = await backend.submit(jvmRequest());
+    await backend.cancel(run);
+    expect((await kubeRequest(server, 'GET', `${APPS}/${nameOf(run)}`)).status).toBe(404);
+    await backend.cancel(run);
+    expect(await backend.status(run)).toMatchObject({ phase: 'CANCELLED', backendState: 'Deleted' });
+  });
+
+  it('answers logs of a run whose driver pod does not exist with a clear message', async () => {
+    const run = await backend.submit(jvmRequest());
+    const text = await backend.logs(run, { tail: 10 });
+    expect(text).toMatch(new RegExp(`driver pod ${NS}/${nameOf(run)}-0-driver does not exist`));
+  });
+
+  it('fails a run with NO_STATUS when no operator writes a status within statusTimeoutMs', async () => {
+    const impatient = createKubernetesBackend(options({ statusTimeoutMs: 1_500 }));
+    const run = await impatient.submit(jvmRequest());
+    expect((await impatient.status(run)).phase).toBe('PENDING');
+    await new Promise((r) => setTimeout(r, 2_100)); // creationTimestamp has 1 s resolution
+    const late = await impatient.status(run);
+    expect(late).toMatchObject({ phase: 'FAILED', failure: { reason: 'NO_STATUS' } });
+    expect(late.failure?.message).toMatch(/probably not watched by the operator/);
+  });
+
+  it('merges the watches of several clusters into one stream, each run named by its cluster', async () => {
+    // Two cluster entries on the same API server: every object is seen once per cluster name.
+    const twin = createKubernetesBackend(
+      options({
+        clusters: [
+          { name: 'left', kubeconfigPath: server.kubeconfigPath },
+          { name: 'right', kubeconfigPath: server.kubeconfigPath },
+        ],
+      }),
+    );
+    const watcher = collect(twin);
+    const req = jvmRequest();
+    const run = await twin.submit(req);
+    expect(run.cluster).toBe('left');
+    for (const cluster of ['left', 'right']) {
+      await watcher.waitFor((s) => s.executionId === req.executionId && s.vendorRunId.startsWith(`${cluster}/`));
+    }
+    await watcher.stop();
+  });
+
+  it('re-lists after 410 Gone when a watch starts from a resourceVersion the server no longer has', async () => {
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(server.kubeconfigPath);
+    const run = await backend.submit(jvmRequest());
+    const relists: string[] = [];
+    const controller = new AbortController();
+    const seen: string[] = [];
+    for await (const event of watchSparkApplications(
+      {
+        cluster: 'test',
+        kubeConfig,
+        api: kubeConfig.makeApiClient(CustomObjectsApi),
+        throttle: createThrottle({ qps: 100, burst: 100 }),
+        startResourceVersion: '1',
+        backoffMs: { min: 50, max: 200 },
+        onRelist: (reason) => relists.push(reason),
+      },
+      controller.signal,
+    )) {
+      seen.push(`${event.type} ${event.object.metadata?.name}`);
+      if (event.object.metadata?.name === nameOf(run)) break;
+    }
+    expect(relists).toEqual(['gone']);
+    expect(seen).toContain(`LISTED ${nameOf(run)}`);
+  });
+
+  it('rejects a namespace that does not exist on the cluster as a permanent error', async () => {
+    const lost = createKubernetesBackend(options({ defaultDomain: 'nowhere' }));
+    const req = { ...jvmRequest(), team: 'unknown-team' };
+    await expect(lost.submit(req)).rejects.toThrow(BackendRejection);
+  });
+});
