@@ -11,6 +11,8 @@ import { HttpProblem, problemHandler, sendProblem } from './problem.js';
 import { executionRoutes } from './routes/executions.js';
 import { healthRoutes, type HealthDeps } from './routes/health.js';
 import { jobRoutes, type JobRoutesDeps } from './routes/jobs.js';
+import { manifestRoutes } from './routes/manifests.js';
+import { scheduleRoutes } from './routes/schedules.js';
 
 export type AppDeps = Omit<JobRoutesDeps, 'metrics'> & HealthDeps & { logger: Logger; tokens: TokenRegistry };
 
@@ -37,6 +39,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api/v1', authenticate(deps.tokens));
   app.use(jobRoutes({ ...deps, metrics }));
   app.use(executionRoutes(deps));
+  app.use(manifestRoutes(deps));
+  app.use(scheduleRoutes(deps));
   app.use((req, res) => sendProblem(res, new HttpProblem(404, 'Not found', `no route ${req.method} ${req.path}`)));
   app.use(problemHandler((err) => deps.logger.error({ err }, 'request failed')));
   return app;

@@ -1,13 +1,15 @@
 /**
- * The `spark-runner` program: global connection flags, the six commands, and one place where every error
+ * The `spark-runner` program: global connection flags, the commands, and one place where every error
  * becomes a message and an exit code (see errors.ts for the codes).
  */
 import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerApply } from './commands/apply.js';
 import { registerCancel } from './commands/cancel.js';
 import { registerEvents } from './commands/events.js';
 import { registerList } from './commands/list.js';
 import { registerLogs } from './commands/logs.js';
+import { registerSchedules } from './commands/schedules.js';
 import type { Runtime } from './commands/shared.js';
 import { registerStatus } from './commands/status.js';
 import { registerSubmit } from './commands/submit.js';
@@ -72,6 +74,8 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   registerLogs(program, rt);
   registerList(program, rt);
   registerEvents(program, rt);
+  registerApply(program, rt);
+  registerSchedules(program, rt);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -62,6 +62,15 @@ export class ExecutionStore {
     return row;
   }
 
+  /** Job definitions, by path; one team's when `team` is given. */
+  async listJobs(team?: string): Promise<JobRow[]> {
+    return this.db
+      .select()
+      .from(jobs)
+      .where(team ? eq(jobs.team, team) : undefined)
+      .orderBy(asc(jobs.jobPath));
+  }
+
   /** Inserts the execution unless it exists; returns the stored row either way. */
   async createExecution(row: NewExecution): Promise<{ row: ExecutionRow; created: boolean }> {
     // created_at is set here at millisecond precision so keyset cursors round-trip through JS Dates exactly.

@@ -73,5 +73,10 @@ export const SA_JOB_PATH = defineSearchAttributeKey('JobPath', SearchAttributeTy
 export const SA_STATE = defineSearchAttributeKey('ExecutionState', SearchAttributeType.KEYWORD);
 export const SA_BACKEND = defineSearchAttributeKey('Backend', SearchAttributeType.KEYWORD);
 export const SA_TRIGGER = defineSearchAttributeKey('Trigger', SearchAttributeType.KEYWORD);
+/** Set by Temporal on every run a Schedule starts: the time the run was scheduled for (jitter included). */
+export const SA_SCHEDULED_START_TIME = defineSearchAttributeKey(
+  'TemporalScheduledStartTime',
+  SearchAttributeType.DATETIME,
+);
 
 export const EXECUTION_WORKFLOW = 'executionWorkflow';

@@ -25,6 +25,9 @@
  */
 import {
   condition,
+  executeChild,
+  uuid4,
+  workflowInfo,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -47,7 +50,11 @@ import {
   checkQuery,
   statusSignal,
   SA_BACKEND,
+  SA_JOB_PATH,
+  SA_SCHEDULED_START_TIME,
   SA_STATE,
+  SA_TEAM,
+  SA_TRIGGER,
   type CancelRequest,
   type ExecutionInput,
   type ExecutionResult,
@@ -83,7 +90,37 @@ const PHASE_RANK: Record<RunStatus['phase'], number> = {
   CANCELLED: 2,
 };
 
+/**
+ * A run started by a Temporal Schedule (manifest jobs, service/schedules.ts) carries the schedule's fixed input,
+ * with a placeholder execution id, under a workflow id Temporal chose: `exec-sched-<team>.<job>-<RFC 3339 time>`.
+ * Such a run is a trampoline: it gives the execution its own id, reads the time it was scheduled for, and runs the
+ * execution as a child `exec-<executionId>`, so the rule workflowId = exec-<executionId> (status forwarding,
+ * Cancel, handles) holds for scheduled executions too. It waits for the child, so the schedule's overlap policy
+ * sees the run as busy until the execution ends.
+ */
+function scheduledExecution(input: ExecutionInput): ExecutionInput | undefined {
+  const info = workflowInfo();
+  if (input.trigger !== 'schedule' || info.workflowId === `exec-${input.executionId}`) return undefined;
+  const fromId = /-(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)$/.exec(info.workflowId)?.[1];
+  const scheduledAt =
+    info.typedSearchAttributes.get(SA_SCHEDULED_START_TIME) ?? (fromId ? new Date(fromId) : undefined);
+  return { ...input, executionId: uuid4(), scheduledTime: scheduledAt?.toISOString() ?? input.scheduledTime };
+}
+
 export async function executionWorkflow(input: ExecutionInput): Promise<ExecutionResult> {
+  const scheduled = scheduledExecution(input);
+  if (scheduled) {
+    return executeChild(executionWorkflow, {
+      workflowId: `exec-${scheduled.executionId}`,
+      args: [scheduled],
+      typedSearchAttributes: [
+        { key: SA_TEAM, value: scheduled.team },
+        { key: SA_JOB_PATH, value: scheduled.jobPath },
+        { key: SA_STATE, value: 'PENDING' },
+        { key: SA_TRIGGER, value: 'schedule' },
+      ],
+    });
+  }
   const startedAt = Date.now();
   const deadline = input.spec.timeoutSeconds ? startedAt + input.spec.timeoutSeconds * 1000 : Infinity;
   let state = 'PENDING' as ExecutionState;

@@ -1,0 +1,209 @@
+/**
+ * apply / diff / delete / get / list for manifest jobs.
+ *
+ * apply is an idempotent upsert: each job's desired state (owner, normalized spec, schedule) is compared with
+ * what is recorded (the jobs row and the Temporal Schedule's applied config), and only a difference writes
+ * anything. A batch job with a schedule gets a Temporal Schedule; a streaming job is recorded in `jobs` for the
+ * continuous-job loop; a job whose schedule was removed from the manifest loses its Temporal Schedule.
+ * Everything is checked (team access, engine versions) before the first write, so a rejected manifest changes
+ * nothing.
+ */
+import type { ManifestJob } from '../dcp/manifest.js';
+import type { ScheduleConfig } from '../dcp/schedule.js';
+import type { NormalizedJobSpec } from '../schema/job-spec.js';
+import type { ExecutionRow } from '../store/executions.js';
+import { canonicalHash } from '../store/ids.js';
+import {
+  appliedSchedule,
+  deleteSchedule,
+  scheduleIdFor,
+  upsertSchedule,
+  type AppliedSchedule,
+  type ScheduleDeps,
+} from './schedules.js';
+import { assertEngineSupported, SubmitRejected, type SubmitDeps } from './submit.js';
+
+export type ManifestDeps = ScheduleDeps & { config: ScheduleDeps['config'] & SubmitDeps['config'] };
+
+/** Who applies: members only their own team; admins any. */
+export interface Actor {
+  team: string;
+  role: 'member' | 'admin';
+}
+
+export class ManifestForbidden extends Error {
+  override readonly name = 'ManifestForbidden';
+}
+
+export interface FieldChange {
+  field: string;
+  from: unknown;
+  to: unknown;
+}
+
+export interface JobPlan {
+  jobPath: string;
+  jobType: 'batch' | 'streaming';
+  scheduleId?: string;
+  action: 'create' | 'update' | 'unchanged';
+  changes: FieldChange[];
+}
+
+interface Desired {
+  owner: string | null;
+  spec: NormalizedJobSpec;
+  schedule: ScheduleConfig | null;
+}
+
+function assertAllowed(actor: Actor, team: string): void {
+  if (actor.role !== 'admin' && actor.team !== team) {
+    throw new ManifestForbidden(`this token belongs to team "${actor.team}"; it cannot manage jobs of team "${team}"`);
+  }
+}
+
+/** Field-level differences between two JSON values, as dotted paths. */
+export function diffValues(from: unknown, to: unknown, prefix = ''): FieldChange[] {
+  const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+  if (isObj(from) && isObj(to)) {
+    const keys = [...new Set([...Object.keys(from), ...Object.keys(to)])].sort();
+    return keys.flatMap((k) => diffValues(from[k], to[k], prefix ? `${prefix}.${k}` : k));
+  }
+  return canonicalHash(from ?? null) === canonicalHash(to ?? null)
+    ? []
+    : [{ field: prefix || '(root)', from: from ?? null, to: to ?? null }];
+}
+
+async function current(deps: ManifestDeps, job: ManifestJob): Promise<{ exists: boolean; state: Desired }> {
+  const [row, sched] = await Promise.all([deps.store.getJob(job.jobPath), appliedSchedule(deps, job.jobPath)]);
+  return {
+    exists: !!row,
+    state: {
+      owner: row?.owner ?? null,
+      spec: row?.spec as NormalizedJobSpec,
+      schedule: sched?.applied?.schedule ?? (sched ? ({ unknown: true } as unknown as ScheduleConfig) : null),
+    },
+  };
+}
+
+function desired(job: ManifestJob): Desired {
+  return { owner: job.owner ?? null, spec: job.spec, schedule: job.schedule ?? null };
+}
+
+async function planOne(deps: ManifestDeps, job: ManifestJob): Promise<JobPlan> {
+  const now = await current(deps, job);
+  const changes = diffValues(now.exists ? now.state : {}, desired(job));
+  return {
+    jobPath: job.jobPath,
+    jobType: job.spec.jobType,
+    scheduleId: job.schedule ? scheduleIdFor(job.jobPath) : undefined,
+    action: !now.exists ? 'create' : changes.length === 0 ? 'unchanged' : 'update',
+    changes: now.exists ? changes : [],
+  };
+}
+
+/** Checks every job before anything is written: team access and supported engine versions. */
+function preflight(deps: ManifestDeps, actor: Actor, jobs: ManifestJob[]): void {
+  for (const job of jobs) {
+    assertAllowed(actor, job.team);
+    assertEngineSupported(deps.config, job.spec);
+  }
+}
+
+/** What apply would change, job by job; writes nothing. */
+export async function diffManifest(deps: ManifestDeps, actor: Actor, jobs: ManifestJob[]): Promise<JobPlan[]> {
+  preflight(deps, actor, jobs);
+  return Promise.all(jobs.map((job) => planOne(deps, job)));
+}
+
+/** Applies the manifest's jobs; a job whose desired state is already recorded is left untouched. */
+export async function applyManifest(deps: ManifestDeps, actor: Actor, jobs: ManifestJob[]): Promise<JobPlan[]> {
+  const plans = await diffManifest(deps, actor, jobs);
+  for (const [i, job] of jobs.entries()) {
+    const plan = plans[i]!;
+    if (plan.action === 'unchanged') continue;
+    // The schedule first: if it fails, the jobs row still shows the old state and a re-apply retries the change.
+    if (job.schedule) {
+      const applied: AppliedSchedule = {
+        jobPath: job.jobPath,
+        team: job.team,
+        owner: job.owner,
+        schedule: job.schedule,
+        specHash: canonicalHash(job.spec),
+      };
+      await upsertSchedule(deps, applied, job.spec);
+    } else {
+      await deleteSchedule(deps, job.jobPath);
+    }
+    await deps.store.upsertJob({
+      jobPath: job.jobPath,
+      team: job.team,
+      name: job.name,
+      owner: job.owner ?? null,
+      spec: job.spec,
+    });
+  }
+  return plans;
+}
+
+export interface DeleteResult {
+  jobPath: string;
+  scheduleDeleted: boolean;
+}
+
+/** Removes each job's schedule. The job row and every execution stay, so history remains queryable. */
+export async function deleteManifest(deps: ManifestDeps, actor: Actor, jobs: ManifestJob[]): Promise<DeleteResult[]> {
+  for (const job of jobs) assertAllowed(actor, job.team);
+  const out: DeleteResult[] = [];
+  for (const job of jobs) out.push({ jobPath: job.jobPath, scheduleDeleted: await deleteSchedule(deps, job.jobPath) });
+  return out;
+}
+
+export interface JobView {
+  jobPath: string;
+  team: string;
+  owner: string | null;
+  jobType: 'batch' | 'streaming';
+  spec: NormalizedJobSpec;
+  schedule?: { scheduleId: string; config?: ScheduleConfig; paused: boolean; nextRunTime?: string };
+  lastExecution?: Pick<ExecutionRow, 'executionId' | 'state' | 'trigger' | 'createdAt' | 'endTime' | 'scheduledTime'>;
+}
+
+/** One job with its last execution and next scheduled run; undefined when unknown or not the actor's team. */
+export async function getJobView(deps: ManifestDeps, actor: Actor, jobPath: string): Promise<JobView | undefined> {
+  const row = await deps.store.getJob(jobPath);
+  if (!row || (actor.role !== 'admin' && actor.team !== row.team)) return undefined;
+  const [sched, last] = await Promise.all([
+    appliedSchedule(deps, jobPath),
+    deps.store.listExecutions({ jobPath, limit: 1 }),
+  ]);
+  const e = last.items[0];
+  return {
+    jobPath,
+    team: row.team,
+    owner: row.owner,
+    jobType: row.spec.jobType,
+    spec: row.spec,
+    schedule: sched && {
+      scheduleId: scheduleIdFor(jobPath),
+      config: sched.applied?.schedule,
+      paused: sched.description.state.paused,
+      nextRunTime: sched.description.info.nextActionTimes[0]?.toISOString(),
+    },
+    lastExecution: e && {
+      executionId: e.executionId,
+      state: e.state,
+      trigger: e.trigger,
+      createdAt: e.createdAt,
+      endTime: e.endTime,
+      scheduledTime: e.scheduledTime,
+    },
+  };
+}
+
+/** The views of the given jobs the actor may see. */
+export async function listJobViews(deps: ManifestDeps, actor: Actor, jobPaths: string[]): Promise<JobView[]> {
+  const views = await Promise.all(jobPaths.map((p) => getJobView(deps, actor, p)));
+  return views.filter((v): v is JobView => v !== undefined);
+}
+
+export { SubmitRejected };
