@@ -4,9 +4,6 @@
  * through the status subresource in the sequences the operator documents.
  */
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend, RunStatus, SubmitRequest, VendorRun } from '../../gateway/backend.js';
@@ -18,16 +15,15 @@ import {
   sparkApplicationName,
   watchSparkApplications,
 } from '../../gateway/backends/kubernetes/index.js';
-import { installCrd, kubeRequest, startKubeApiServer, type KubeApiServer } from '../../provision/kubernetes/index.js';
+import { kubeRequest, type KubeApiServer } from '../../provision/kubernetes/index.js';
+import { startTestKube } from '../helpers/kube.js';
 import { JobSpec, type JobSpecInput } from '../../schema/job-spec.js';
 import { SEQUENCES, createOperatorStandIn, type OperatorStandIn } from '../helpers/operator-standin.js';
 
-const CRD = path.resolve('../shared/anchors/apache-spark-k8s-operator/crds/sparkapplications.spark.apache.org-v1.yaml');
 const NS = 'sjns-fin';
 const APPS = `/apis/spark.apache.org/v1/namespaces/${NS}/sparkapplications`;
 
 let server: KubeApiServer;
-let dir: string;
 let standIn: OperatorStandIn;
 let backend: Backend;
 
@@ -110,23 +106,8 @@ function collect(b: Backend) {
 }
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(process.env.SPARK_RUNNER_TEST_TMP ?? os.tmpdir(), 'kube-backend-'));
   const started = Date.now();
-  server = await startKubeApiServer({
-    kubeApiserver: process.env.KUBE_APISERVER!,
-    etcd: process.env.ETCD!,
-    dir,
-    onLine: null,
-  });
-  await installCrd(server.kubeconfigPath, CRD);
-  for (const name of [NS, 'sjns-shared']) {
-    const res = await kubeRequest(server, 'POST', '/api/v1/namespaces', {
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name },
-    });
-    expect(res.status).toBe(201);
-  }
+  server = await startTestKube('backend', [NS, 'sjns-shared']);
   console.log(`[kube] API server + CRD + namespaces ready in ${Date.now() - started} ms`);
   standIn = createOperatorStandIn(server);
   backend = createKubernetesBackend(options());
@@ -134,7 +115,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 describe('the Kubernetes backend on a real API server', () => {

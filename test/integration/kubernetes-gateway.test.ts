@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installCrd, kubeRequest, startKubeApiServer, type KubeApiServer } from '../../provision/kubernetes/index.js';
+import { kubeRequest, type KubeApiServer } from '../../provision/kubernetes/index.js';
+import { startTestKube } from '../helpers/kube.js';
 import { JobSpec } from '../../schema/job-spec.js';
 import { executionHandle } from '../../service/handles.js';
 import { submitExecution } from '../../service/submit.js';
@@ -16,7 +17,6 @@ import { cancelUpdate } from '../../workflows/definitions.js';
 import { createOperatorStandIn, SEQUENCES } from '../helpers/operator-standin.js';
 import { eventually, openTestStack, type TestStack } from '../helpers/stack.js';
 
-const CRD = path.resolve('../shared/anchors/apache-spark-k8s-operator/crds/sparkapplications.spark.apache.org-v1.yaml');
 const NAMESPACE = 'sjns-analytics';
 const servers: Record<'east' | 'west', KubeApiServer> = {} as never;
 let stack: TestStack;
@@ -24,17 +24,7 @@ let stack: TestStack;
 beforeAll(async () => {
   const tmp = process.env.SPARK_RUNNER_TEST_TMP!;
   const start = async (name: 'east' | 'west') => {
-    const dir = fs.mkdtempSync(path.join(tmp, `kube-${name}-`));
-    const server = await startKubeApiServer({
-      kubeApiserver: process.env.KUBE_APISERVER!,
-      etcd: process.env.ETCD!,
-      dir,
-      onLine: null,
-    });
-    await installCrd(server.kubeconfigPath, CRD);
-    const ns = await kubeRequest(server, 'POST', '/api/v1/namespaces', { metadata: { name: NAMESPACE } });
-    expect(ns.status).toBe(201);
-    servers[name] = server;
+    servers[name] = await startTestKube(name, [NAMESPACE]);
   };
   await Promise.all([start('east'), start('west')]);
   const file = path.join(tmp, `gateway-${Date.now()}.yaml`);

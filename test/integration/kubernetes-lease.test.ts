@@ -4,9 +4,6 @@
  * expires. Short lease durations keep the test fast.
  */
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunStatus } from '../../gateway/backend.js';
@@ -17,35 +14,19 @@ import {
   createThrottle,
   leaseNameFor,
 } from '../../gateway/backends/kubernetes/index.js';
-import { installCrd, kubeRequest, startKubeApiServer, type KubeApiServer } from '../../provision/kubernetes/index.js';
+import type { KubeApiServer } from '../../provision/kubernetes/index.js';
+import { startTestKube } from '../helpers/kube.js';
 import { JobSpec } from '../../schema/job-spec.js';
 
-const CRD = path.resolve('../shared/anchors/apache-spark-k8s-operator/crds/sparkapplications.spark.apache.org-v1.yaml');
 const LEASE_NS = 'spark-runner';
 const LEASE_MS = 1_500;
 const RENEW_MS = 150;
 
 let server: KubeApiServer;
-let dir: string;
 let api: CoordinationV1Api;
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(process.env.SPARK_RUNNER_TEST_TMP ?? os.tmpdir(), 'kube-lease-'));
-  server = await startKubeApiServer({
-    kubeApiserver: process.env.KUBE_APISERVER!,
-    etcd: process.env.ETCD!,
-    dir,
-    onLine: null,
-  });
-  await installCrd(server.kubeconfigPath, CRD);
-  for (const name of [LEASE_NS, 'sjns-fin']) {
-    const res = await kubeRequest(server, 'POST', '/api/v1/namespaces', {
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name },
-    });
-    expect(res.status).toBe(201);
-  }
+  server = await startTestKube('lease', [LEASE_NS, 'sjns-fin']);
   const kc = new KubeConfig();
   kc.loadFromFile(server.kubeconfigPath);
   api = kc.makeApiClient(CoordinationV1Api);
@@ -53,7 +34,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 function elector(name: string, identity: string, releaseOnStop = true): LeaseElector {

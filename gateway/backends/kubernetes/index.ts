@@ -40,7 +40,8 @@ import { deletedRunStatus, noStatusTimeout, parseVendorRunId, runRefOf, runStatu
 import type { Throttle } from './throttle.js';
 import { createThrottle, httpStatusOf } from './throttle.js';
 import type { WatchEvent, WatchLogger } from './watch.js';
-import { pause, watchSparkApplications } from './watch.js';
+import { pause } from '../pause.js';
+import { watchSparkApplications } from './watch.js';
 
 export * from './build.js';
 export * from './status.js';

@@ -15,7 +15,8 @@
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
 import type { Throttle } from './throttle.js';
 import { httpStatusOf } from './throttle.js';
-import { pause, type WatchLogger } from './watch.js';
+import { pause } from '../pause.js';
+import type { WatchLogger } from './watch.js';
 
 export interface LeaderElectionOptions {
   /** Namespace that holds the Leases (must exist). */

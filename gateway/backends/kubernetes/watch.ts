@@ -10,7 +10,7 @@
  */
 import type { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { Watch } from '@kubernetes/client-node';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { pause } from '../pause.js';
 import { LABELS, MANAGED_BY, SPARK_APP_GROUP, SPARK_APP_PLURAL, SPARK_APP_VERSION } from './build.js';
 import type { ObservedSparkApplication } from './status.js';
 import type { Throttle } from './throttle.js';
@@ -186,14 +186,4 @@ async function* watchOnce(
 
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
-}
-
-/** Waits `ms`; false if the signal aborted first. */
-export async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
-  try {
-    await sleep(ms, undefined, { signal });
-    return true;
-  } catch {
-    return false;
-  }
 }
