@@ -13,6 +13,7 @@ import { healthRoutes, type HealthDeps } from './routes/health.js';
 import { jobRoutes, type JobRoutesDeps } from './routes/jobs.js';
 import { manifestRoutes } from './routes/manifests.js';
 import { scheduleRoutes } from './routes/schedules.js';
+import { streamingRoutes } from './routes/streaming.js';
 
 export type AppDeps = Omit<JobRoutesDeps, 'metrics'> & HealthDeps & { logger: Logger; tokens: TokenRegistry };
 
@@ -38,6 +39,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
   app.use('/api/v1', authenticate(deps.tokens));
   app.use(jobRoutes({ ...deps, metrics }));
+  app.use(streamingRoutes(deps));
   app.use(executionRoutes(deps));
   app.use(manifestRoutes(deps));
   app.use(scheduleRoutes(deps));

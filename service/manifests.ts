@@ -3,8 +3,8 @@
  *
  * apply is an idempotent upsert: each job's desired state (owner, normalized spec, schedule) is compared with
  * what is recorded (the jobs row and the Temporal Schedule's applied config), and only a difference writes
- * anything. A batch job with a schedule gets a Temporal Schedule; a streaming job is recorded in `jobs` for the
- * continuous-job loop; a job whose schedule was removed from the manifest loses its Temporal Schedule.
+ * anything. A batch job with a schedule gets a Temporal Schedule; a streaming job gets its continuous-job loop
+ * (started, or handed the new spec for a redeploy); a job whose schedule was removed loses its Temporal Schedule.
  * Everything is checked (team access, engine versions) before the first write, so a rejected manifest changes
  * nothing.
  */
@@ -22,6 +22,7 @@ import {
   type ScheduleDeps,
 } from './schedules.js';
 import { assertEngineSupported, SubmitRejected, type SubmitDeps } from './submit.js';
+import { deployContinuousJob, removeContinuousJob } from './continuous.js';
 
 export type ManifestDeps = ScheduleDeps & { config: ScheduleDeps['config'] & SubmitDeps['config'] };
 
@@ -122,6 +123,14 @@ export async function applyManifest(deps: ManifestDeps, actor: Actor, jobs: Mani
     const plan = plans[i]!;
     if (plan.action === 'unchanged') continue;
     // The schedule first: if it fails, the jobs row still shows the old state and a re-apply retries the change.
+    if (job.spec.jobType === 'streaming') {
+      await deployContinuousJob(deps, {
+        jobPath: job.jobPath,
+        team: job.team,
+        owner: job.owner ?? undefined,
+        spec: job.spec,
+      });
+    }
     if (job.schedule) {
       const applied: AppliedSchedule = {
         jobPath: job.jobPath,
@@ -148,13 +157,21 @@ export async function applyManifest(deps: ManifestDeps, actor: Actor, jobs: Mani
 export interface DeleteResult {
   jobPath: string;
   scheduleDeleted: boolean;
+  /** A streaming job's loop was stopped (its run ended, the loop workflow cancelled). */
+  continuousStopped: boolean;
 }
 
-/** Removes each job's schedule. The job row and every execution stay, so history remains queryable. */
+/** Removes each job's schedule, or stops its streaming loop. The job row and every execution stay. */
 export async function deleteManifest(deps: ManifestDeps, actor: Actor, jobs: ManifestJob[]): Promise<DeleteResult[]> {
   for (const job of jobs) assertAllowed(actor, job.team);
   const out: DeleteResult[] = [];
-  for (const job of jobs) out.push({ jobPath: job.jobPath, scheduleDeleted: await deleteSchedule(deps, job.jobPath) });
+  for (const job of jobs) {
+    const [scheduleDeleted, continuousStopped] = await Promise.all([
+      deleteSchedule(deps, job.jobPath),
+      removeContinuousJob(deps, job.jobPath),
+    ]);
+    out.push({ jobPath: job.jobPath, scheduleDeleted, continuousStopped });
+  }
   return out;
 }
 

@@ -8,6 +8,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from 
 import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
+import { createContinuousActivities } from '../activities/continuous.js';
 import type { Config } from '../config/index.js';
 import { dataPaths } from '../config/index.js';
 import type { Backend } from '../gateway/backend.js';
@@ -119,7 +120,10 @@ export async function startWorker({
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     workflowsPath: WORKFLOWS_PATH,
-    activities: createActivities({ gateway, store, clock: { now: () => new Date() }, settings: settingsFrom(config) }),
+    activities: {
+      ...createActivities({ gateway, store, clock: { now: () => new Date() }, settings: settingsFrom(config) }),
+      ...createContinuousActivities({ client }),
+    },
   });
   const forwarder: StatusForwarder = forwardStatus(gateway.available, client, logger);
   const done = worker.run();

@@ -1,2 +1,3 @@
 // The workflow bundle's entry: every workflow the worker registers.
 export { executionWorkflow } from './execution.js';
+export { continuousJobWorkflow } from './continuous-job.js';

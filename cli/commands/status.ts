@@ -23,14 +23,51 @@ export function statusBlock(job: JobStatus): string {
   ]);
 }
 
+/** What `GET /api/v1/jobs/continuous-<team>.<name>` returns for a streaming job's loop. */
+interface StreamingJobStatus {
+  job_type: 'streaming';
+  job_id: string;
+  job_path: string;
+  status: string;
+  spec_version: number;
+  current_execution_id: string | null;
+  restart_count: number;
+  degraded: boolean;
+  last_failure: { executionId?: string; failureClass?: string; message?: string } | null;
+  next_restart_at: string | null;
+}
+
+function isStreaming(job: JobStatus | StreamingJobStatus): job is StreamingJobStatus {
+  return (job as StreamingJobStatus).job_type === 'streaming';
+}
+
+/** The key/value block for a streaming job's continuous loop. */
+function streamingBlock(job: StreamingJobStatus): string {
+  const failure = job.last_failure;
+  return keyValues([
+    ['streaming job', job.job_path],
+    ['state', job.degraded ? `${job.status} (degraded: restarts stopped until a spec change or resume)` : job.status],
+    ['spec version', String(job.spec_version)],
+    ['current run', job.current_execution_id ?? undefined],
+    ['restarts', String(job.restart_count)],
+    ['next restart', formatTime(job.next_restart_at)],
+    [
+      'last failure',
+      failure ? `${failure.failureClass ?? ''}: ${failure.message ?? ''} (${failure.executionId ?? ''})` : undefined,
+    ],
+  ]);
+}
+
 export function registerStatus(program: Command, rt: Runtime): void {
   program
     .command('status')
     .description("show an execution's state, attempts, times, backend, Spark UI and error")
-    .argument('<id>', 'execution id (as printed by submit)')
+    .argument('<id>', 'execution id (as printed by submit), or continuous-<team>.<name> for a streaming job')
     .addOption(outputOption())
     .action(async (id: string, opts: { output: OutputFormat }, cmd: Command) => {
-      const job = await rt.api(cmd).json<JobStatus>('GET', jobPath(id));
-      rt.ctx.stdout.write(opts.output === 'json' ? json(job) : statusBlock(job));
+      const job = await rt.api(cmd).json<JobStatus | StreamingJobStatus>('GET', jobPath(id));
+      rt.ctx.stdout.write(
+        opts.output === 'json' ? json(job) : isStreaming(job) ? streamingBlock(job) : statusBlock(job),
+      );
     });
 }
