@@ -4,7 +4,6 @@
  * demand by real Spark.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimBackend } from '../../gateway/backends/sim/index.js';
@@ -45,6 +44,13 @@ async function submit(overrides: Partial<JobSpecInput> & { name: string }, idemp
   return { id: execution.executionId, handle: executionHandle(stack.client, execution.executionId) };
 }
 
+/** Writes a small PySpark job under the run's scratch directory (removed by the global teardown). */
+function pythonJob(name: string, lines: string[]): string {
+  const file = path.join(fs.mkdtempSync(path.join(process.env.SPARK_RUNNER_TEST_TMP!, `${name}-`)), `${name}.py`);
+  fs.writeFileSync(file, lines.join('\n'));
+  return file;
+}
+
 async function eventTypes(id: string) {
   return (await stack.store.listEvents(id)).map((e) => `${e.attempt}:${e.eventType}`);
 }
@@ -81,17 +87,12 @@ describe('execution lifecycle', () => {
   });
 
   it('ends a PySpark job that raises as FAILED with a user error, after exactly one attempt', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bad-job-'));
-    const file = path.join(dir, 'bad.py');
-    fs.writeFileSync(
-      file,
-      [
-        'from pyspark.sql import SparkSession',
-        'spark = SparkSession.builder.appName("bad").getOrCreate()',
-        'spark.range(3).count()',
-        'raise ValueError("the input table is empty")',
-      ].join('\n'),
-    );
+    const file = pythonJob('bad', [
+      'from pyspark.sql import SparkSession',
+      'spark = SparkSession.builder.appName("bad").getOrCreate()',
+      'spark.range(3).count()',
+      'raise ValueError("the input table is empty")',
+    ]);
     const { id, handle } = await submit({ name: 'bad-job', application: { type: 'python', file } });
     const result: ExecutionResult = await handle.result();
     expect(result).toMatchObject({ state: 'FAILED', attempts: 1, failureClass: 'USER_ERROR' });
@@ -199,17 +200,12 @@ describe('execution lifecycle', () => {
   });
 
   it('cancels a running local Spark job: the execution ends CANCELLED and its spark-submit process is gone', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slow-job-'));
-    const file = path.join(dir, 'slow.py');
-    fs.writeFileSync(
-      file,
-      [
-        'import time',
-        'from pyspark.sql import SparkSession',
-        'SparkSession.builder.getOrCreate()',
-        'time.sleep(600)',
-      ].join('\n'),
-    );
+    const file = pythonJob('slow', [
+      'import time',
+      'from pyspark.sql import SparkSession',
+      'SparkSession.builder.getOrCreate()',
+      'time.sleep(600)',
+    ]);
     const { id, handle } = await submit({ name: 'slow-job', application: { type: 'python', file } });
     await eventually(
       'RUNNING',

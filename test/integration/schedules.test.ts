@@ -150,15 +150,15 @@ describe('a scheduled batch job', () => {
   it('delete removes the schedule and keeps the execution history', async () => {
     const text = manifest(name, { schedule: '30 3 * * *' });
     const [res] = await deleteManifest(stack, actor, parseManifest(text));
-    expect(res).toEqual({ jobPath: `${team}/${name}`, scheduleDeleted: true });
+    expect(res).toEqual({ jobPath: `${team}/${name}`, scheduleDeleted: true, continuousStopped: false });
     await expect(getSchedule(stack, scheduleId)).rejects.toThrow(/no schedule/);
     const rows = await stack.store.listExecutions({ jobPath: `${team}/${name}`, limit: 10 });
     expect(rows.items.length).toBeGreaterThan(0);
   });
 });
 
-// Needs the executionWorkflow change in the report (a fresh execution id per scheduled run, and the scheduled time
-// read from the run): until then every run of a schedule shares one placeholder execution row.
+// A scheduled run relays to its own execution (workflows/execution.ts, scheduledExecution): a fresh execution id
+// per run, with the time the run was scheduled for.
 it('records each scheduled run as its own execution, with its scheduled time', async () => {
   const name = `own-rows-${run}`;
   const scheduleId = scheduleIdFor(`${team}/${name}`);
