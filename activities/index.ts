@@ -10,7 +10,7 @@ import type { SparkGateway } from '../gateway/index.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
 import type { FailureClass, TerminalState } from '../schema/states.js';
 import type { ExecutionStore } from '../store/executions.js';
-import { workflowIdFor } from '../store/ids.js';
+import { executionRecord } from '../service/submit.js';
 import type { CancelRequest, ExecutionInput, WorkflowSettings } from '../workflows/definitions.js';
 
 export interface ActivityDeps {
@@ -23,20 +23,7 @@ export interface ActivityDeps {
 export function createActivities({ gateway, store, clock, settings }: ActivityDeps) {
   /** Writes the execution row unless the API already did (schedule-started executions have no API call). */
   const ensureRecorded = (execution: ExecutionInput) =>
-    store.createExecution({
-      executionId: execution.executionId,
-      jobPath: execution.jobPath,
-      team: execution.team,
-      owner: execution.owner,
-      trigger: execution.trigger,
-      spec: execution.spec,
-      resources: execution.spec.resources,
-      idempotencyKey: execution.idempotencyKey,
-      requestHash: execution.requestHash,
-      workflowId: workflowIdFor(execution.executionId),
-      runId: activityInfo().workflowExecution?.runId,
-      scheduledTime: execution.scheduledTime ? new Date(execution.scheduledTime) : undefined,
-    });
+    store.createExecution(executionRecord(execution, activityInfo().workflowExecution?.runId));
 
   return {
     /**

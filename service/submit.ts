@@ -11,7 +11,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import type { Config } from '../config/index.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
 import type { Trigger } from '../schema/states.js';
-import type { ExecutionRow, ExecutionStore } from '../store/executions.js';
+import type { ExecutionRow, ExecutionStore, NewExecution } from '../store/executions.js';
 import { canonicalHash, executionIdFor, workflowIdFor } from '../store/ids.js';
 import {
   EXECUTION_WORKFLOW,
@@ -114,23 +114,31 @@ export async function submitExecution(deps: SubmitDeps, request: SubmitRequest):
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
   const [{ row, created }] = await Promise.all([
-    deps.store.createExecution({
-      executionId,
-      jobPath,
-      team,
-      owner: request.owner,
-      trigger: request.trigger,
-      spec,
-      resources: spec.resources,
-      idempotencyKey: request.idempotencyKey,
-      requestHash,
-      workflowId,
-      runId,
-      scheduledTime: request.scheduledTime,
-    }),
+    deps.store.createExecution(executionRecord(input, runId)),
     deps.store.upsertJob({ jobPath, team, name: spec.name, owner: request.owner, spec }),
   ]);
   return { execution: assertSameRequest(row, requestHash), created };
+}
+
+/**
+ * The executions row for a workflow input. The API writes it at submit; the workflow's first activity writes the
+ * same row (schedule- and loop-started executions have no API call), so both go through here.
+ */
+export function executionRecord(input: ExecutionInput, runId?: string): NewExecution {
+  return {
+    executionId: input.executionId,
+    jobPath: input.jobPath,
+    team: input.team,
+    owner: input.owner,
+    trigger: input.trigger,
+    spec: input.spec,
+    resources: input.spec.resources,
+    idempotencyKey: input.idempotencyKey,
+    requestHash: input.requestHash,
+    workflowId: workflowIdFor(input.executionId),
+    runId,
+    scheduledTime: input.scheduledTime ? new Date(input.scheduledTime) : undefined,
+  };
 }
 
 /** The team's concurrency limit, or undefined when it may run any number of executions at once. */

@@ -79,7 +79,7 @@ export function registerApply(program: Command, rt: Runtime): void {
 
   program
     .command('delete')
-    .description("remove the schedules of a manifest's jobs; their executions and history stay")
+    .description("remove the schedules of a manifest's jobs and stop its streaming jobs; executions and history stay")
     .requiredOption('-f, --file <manifest>', 'the manifest that was applied')
     .addOption(outputOption())
     .action(async (opts: { file: string; output: OutputFormat }, cmd: Command) => {
