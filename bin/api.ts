@@ -35,7 +35,7 @@ runMain('api', async () => {
   let server;
   try {
     server = await startApiServer(
-      { client, store, gateway, config, sparkHome: spark.sparkHome, logger, tokens },
+      { client, store, gateway, config, sparkHome: spark?.sparkHome, logger, tokens },
       config.API_HOST,
       config.API_PORT,
     );

@@ -1,6 +1,6 @@
 /** The worker process: runs execution workflows and their activities, and forwards backend status changes. */
 import pino from 'pino';
-import { loadConfig } from '../config/index.js';
+import { ConfigError, loadConfig } from '../config/index.js';
 import { createBackends, startWorker } from '../worker/index.js';
 import { runMain } from './main.js';
 import { connectDependencies } from './runtime.js';
@@ -9,9 +9,17 @@ runMain('worker', async () => {
   const config = loadConfig();
   const logger = pino({ level: config.LOG_LEVEL });
   const { spark } = await connectDependencies(config, (line) => logger.info(line));
-  const backends = createBackends(config, { sparkHome: spark.sparkHome, python: spark.python }, logger);
+  const backends = createBackends(config, spark, logger);
+  if (!backends.local && !config.GATEWAY_CONFIG) {
+    throw new ConfigError(
+      'no backend is enabled: set GATEWAY_CONFIG to a clusters file, or LOCAL_BACKEND_ENABLED=true with Spark installed',
+    );
+  }
   const worker = await startWorker({ config, backends, logger });
-  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, backends: Object.keys(backends) }, 'worker started');
+  logger.info(
+    { taskQueue: config.TEMPORAL_TASK_QUEUE, backends: worker.gateway.available.map((b) => b.name) },
+    'worker started',
+  );
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       logger.info({ signal }, 'worker stopping');

@@ -12,6 +12,9 @@ const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const list = z
   .string()
   .transform((v) => v.split(',').map((s) => s.trim()))
@@ -41,6 +44,8 @@ export const ConfigSchema = z.object({
   /** Directory of Postgres server binaries (initdb, pg_ctl). Unset: the newest /usr/lib/postgresql/<v>/bin. */
   PG_BIN: optionalString,
 
+  /** Run local Spark (spark-submit on this host). false: no process looks for Spark (the image built without it). */
+  LOCAL_BACKEND_ENABLED: bool.default(true),
   /** Spark installation to use for the local backend. Unset: a pinned pyspark is installed into the cache. */
   SPARK_HOME: optionalString,
   /** Python interpreter for PySpark jobs on the local backend (the pyspark venv's python by default). */
@@ -125,8 +130,14 @@ export const ConfigSchema = z.object({
   /** Client-side rate limit per cluster (requests per second, and burst). */
   K8S_QPS: int(1, 10_000).default(5),
   K8S_BURST: int(1, 10_000).default(10),
-  /** Namespace for the watcher Leases; set it to run several workers with exactly one watcher per cluster. */
+  /** Namespace for the watcher Leases; set it to run several watchers (or workers) with one leader per cluster. */
   WATCH_LEASE_NAMESPACE: optionalString,
+  /** The worker follows the Kubernetes clusters' status itself. false: a separate bin/watcher process does (Helm). */
+  WORKER_WATCHES_KUBERNETES: bool.default(true),
+  /** Address the watcher's health endpoint (/healthz, /readyz) binds to. */
+  WATCHER_HOST: z.string().default('127.0.0.1'),
+  /** Port of the watcher's health endpoint. */
+  WATCHER_PORT: int(0, 65535).default(8081),
 
   /** Safety-net polling interval for status, in case a watch signal is lost. Slow on purpose. */
   STATUS_POLL_INTERVAL_MS: int(100, 3_600_000).default(30_000),

@@ -8,13 +8,15 @@ import os from 'node:os';
 import type { Config } from '../config/index.js';
 import type { ExecutionStore } from '../store/executions.js';
 import type { Backend } from './backend.js';
-import { createKubernetesBackend } from './backends/kubernetes/index.js';
+import { createKubernetesBackend, type LeaseElector } from './backends/kubernetes/index.js';
 import { kubeConfigFor, loadGatewayConfig, type GatewayConfig } from './clusters.js';
 import { HealthMonitor } from './health.js';
 import { chooseTarget, seededRandomFor } from './routing.js';
 
 export interface KubernetesGateway {
   backend: Backend;
+  /** Per-cluster Lease electors, when this process watches with WATCH_LEASE_NAMESPACE set. */
+  electors: ReadonlyMap<string, LeaseElector>;
   monitor: HealthMonitor;
   gateway: GatewayConfig;
   stop(): Promise<void>;
@@ -22,9 +24,10 @@ export interface KubernetesGateway {
 
 export interface KubernetesGatewayOptions {
   config: Config;
-  store: ExecutionStore;
+  /** Where placements are recorded; a process that never submits (the watcher) has none. */
+  store?: ExecutionStore;
   logger: { info(o: object, msg?: string): void; warn(o: object, msg?: string): void };
-  /** Stream status from the clusters (the worker does; the API only reads). */
+  /** Stream status from the clusters (the watcher, or the worker; the API only reads). */
   watch: boolean;
 }
 
@@ -52,8 +55,9 @@ export async function startKubernetesGateway(
       context: c.context,
       inCluster: c.inCluster,
     })),
-    chooseCluster: (req) =>
-      store.placement(req.executionId, req.attempt, async () => {
+    chooseCluster: async (req) => {
+      if (!store) throw new Error('this process does not submit Spark applications');
+      return await store.placement(req.executionId, req.attempt, async () => {
         const decision = chooseTarget({
           clusters: gateway.clusters,
           health: monitor.snapshot(),
@@ -66,7 +70,8 @@ export async function startKubernetesGateway(
         // No cluster now is transient: the submit activity retries until one recovers.
         if (decision.kind !== 'kubernetes') throw new Error(decision.reason);
         return { cluster: decision.cluster, reason: decision.reason };
-      }),
+      });
+    },
     teamDomains: gateway.teamDomains,
     defaultDomain: config.K8S_DEFAULT_DOMAIN,
     sparkVersions: config.SPARK_VERSIONS,
@@ -86,5 +91,5 @@ export async function startKubernetesGateway(
         : undefined,
     logger,
   });
-  return { backend, monitor, gateway, stop: () => monitor.stop() };
+  return { backend, electors: backend.electors, monitor, gateway, stop: () => monitor.stop() };
 }

@@ -5,7 +5,8 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
-import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
 import { createContinuousActivities } from '../activities/continuous.js';
@@ -21,8 +22,15 @@ import { openDatabase, type Database } from '../store/db.js';
 import { ExecutionStore } from '../store/executions.js';
 import type { WorkflowSettings } from '../workflows/definitions.js';
 
-const require = createRequire(import.meta.url);
-export const WORKFLOWS_PATH = require.resolve('../workflows/index.ts');
+/** The workflow code's entry module (workflows/index.ts from source, .js in the built package). */
+export const WORKFLOWS_PATH = path.join(
+  import.meta.dirname,
+  '..',
+  'workflows',
+  `index${path.extname(import.meta.filename)}`,
+);
+/** `npm run build` bundles the workflow code ahead of time; a worker started from dist/ loads it instead of webpack. */
+export const PREBUILT_WORKFLOW_BUNDLE = path.join(import.meta.dirname, '..', 'workflows', 'bundle.js');
 
 export interface SparkInstallation {
   sparkHome: string;
@@ -107,7 +115,9 @@ export async function startWorker({
   const address = config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_PORT}`;
   const database = openDatabase(config.DATABASE_URL!);
   const store = new ExecutionStore(database.db);
-  const kubernetes = await startKubernetesGateway({ config, store, logger, watch: true });
+  // With WORKER_WATCHES_KUBERNETES=false a separate watcher process (bin/watcher.ts) follows the clusters.
+  const watchKubernetes = config.WORKER_WATCHES_KUBERNETES;
+  const kubernetes = await startKubernetesGateway({ config, store, logger, watch: watchKubernetes });
   const gateway = new SparkGateway(
     { ...(kubernetes ? { kubernetes: kubernetes.backend } : {}), ...backends },
     config.DEFAULT_BACKEND,
@@ -119,13 +129,16 @@ export async function startWorker({
     connection: nativeConnection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    workflowsPath: WORKFLOWS_PATH,
+    ...(fs.existsSync(PREBUILT_WORKFLOW_BUNDLE)
+      ? { workflowBundle: { codePath: PREBUILT_WORKFLOW_BUNDLE } }
+      : { workflowsPath: WORKFLOWS_PATH }),
     activities: {
       ...createActivities({ gateway, store, clock: { now: () => new Date() }, settings: settingsFrom(config) }),
       ...createContinuousActivities({ client }),
     },
   });
-  const forwarder: StatusForwarder = forwardStatus(gateway.available, client, logger);
+  const watched = gateway.available.filter((b) => b.name !== 'kubernetes' || watchKubernetes);
+  const forwarder: StatusForwarder = forwardStatus(watched, client, logger);
   const done = worker.run();
   let stopping: Promise<void> | undefined;
   const shutdown = () =>

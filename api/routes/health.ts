@@ -1,4 +1,7 @@
-/** /healthz reports each dependency separately; /readyz is 200 only when all of them are up. */
+/**
+ * /healthz reports each dependency separately; /readyz is 200 only when none is down. Spark is "disabled" when
+ * this process has no local backend.
+ */
 import type { Client } from '@temporalio/client';
 import { Router } from 'express';
 import fs from 'node:fs';
@@ -8,10 +11,11 @@ import type { ExecutionStore } from '../../store/executions.js';
 export interface HealthDeps {
   client: Client;
   store: ExecutionStore;
+  /** The Spark the local backend runs; unset when the local backend is disabled (LOCAL_BACKEND_ENABLED=false). */
   sparkHome?: string;
 }
 
-type Check = { status: 'up' } | { status: 'down'; error: string };
+type Check = { status: 'up' } | { status: 'down'; error: string } | { status: 'disabled' };
 
 async function check(probe: () => Promise<unknown>): Promise<Check> {
   try {
@@ -31,13 +35,12 @@ export function healthRoutes({ client, store, sparkHome }: HealthDeps): Router {
     const [temporal, postgres, spark] = await Promise.all([
       check(() => client.workflowService.getSystemInfo({})),
       check(() => store.ping()),
-      check(async () => {
-        if (!sparkHome) throw new Error('SPARK_HOME is not set');
-        await fs.promises.access(path.join(sparkHome, 'bin', 'spark-submit'), fs.constants.X_OK);
-      }),
+      sparkHome
+        ? check(() => fs.promises.access(path.join(sparkHome, 'bin', 'spark-submit'), fs.constants.X_OK))
+        : ({ status: 'disabled' } as const),
     ]);
     const components = { temporal, postgres, spark };
-    const up = Object.values(components).every((c) => c.status === 'up');
+    const up = Object.values(components).every((c) => c.status !== 'down');
     return { status: up ? 'up' : 'down', components };
   };
   router.get('/healthz', async (_req, res) => {

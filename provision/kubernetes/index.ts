@@ -373,7 +373,8 @@ function describe(line: string | undefined): string {
   return line ? `; last output: ${line.trim().slice(0, 400)}` : '';
 }
 
-function kubeconfig(url: string, token: string, ca: string): string {
+/** A kubeconfig for `url` that authenticates with a bearer token (the admin's, or a ServiceAccount's). */
+export function kubeconfig(url: string, token: string, ca: string, user = 'spark-runner-admin'): string {
   return YAML.stringify({
     apiVersion: 'v1',
     kind: 'Config',
@@ -383,8 +384,8 @@ function kubeconfig(url: string, token: string, ca: string): string {
         cluster: { server: url, 'certificate-authority-data': Buffer.from(ca).toString('base64') },
       },
     ],
-    users: [{ name: 'spark-runner-admin', user: { token } }],
-    contexts: [{ name: 'spark-runner', context: { cluster: 'spark-runner', user: 'spark-runner-admin' } }],
+    users: [{ name: user, user: { token } }],
+    contexts: [{ name: 'spark-runner', context: { cluster: 'spark-runner', user } }],
     'current-context': 'spark-runner',
   });
 }

@@ -1,13 +1,13 @@
 /**
  * A bad environment gets one clear line naming the variable and how to fix it: no stack trace, exit code 1,
- * and nothing is started.
+ * and nothing is started. The same holds for a worker or watcher configured with nothing to run or watch.
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-function setup(env: Record<string, string>) {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', path.resolve('bin/setup.ts')], {
+function setup(env: Record<string, string>, entry = 'setup') {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', path.resolve(`bin/${entry}.ts`)], {
     env: { ...process.env, ...env },
     encoding: 'utf8',
     timeout: 120_000,
@@ -39,5 +39,27 @@ describe('setup with a bad environment', () => {
     expect(stderr).toMatch(message);
     expect(stderr.split('\n')).toHaveLength(1);
     expect(stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('processes started with nothing to do', () => {
+  // DATABASE_URL and TEMPORAL_ADDRESS point at the suite's real servers, so only the named problem remains.
+  it('a worker without Spark and without clusters says no backend is enabled', () => {
+    const { status, stderr } = setup({ LOCAL_BACKEND_ENABLED: 'false', GATEWAY_CONFIG: '' }, 'worker');
+    expect(status).toBe(1);
+    expect(stderr).toMatch(/^worker: no backend is enabled: set GATEWAY_CONFIG to a clusters file/);
+    expect(stderr.split('\n')).toHaveLength(1);
+  });
+
+  it('a watcher without clusters asks for GATEWAY_CONFIG', () => {
+    const { status, stderr } = setup({ GATEWAY_CONFIG: '' }, 'watcher');
+    expect(status).toBe(1);
+    expect(stderr).toBe('watcher: the watcher follows Kubernetes clusters: set GATEWAY_CONFIG to the clusters file');
+  });
+
+  it('a bad LOCAL_BACKEND_ENABLED is named', () => {
+    const { status, stderr } = setup({ LOCAL_BACKEND_ENABLED: 'maybe' }, 'worker');
+    expect(status).toBe(1);
+    expect(stderr).toBe('worker: LOCAL_BACKEND_ENABLED="maybe" is invalid: expected true or false');
   });
 });

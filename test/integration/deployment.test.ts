@@ -1,30 +1,32 @@
 /**
  * The deployment files are real and consistent: the Helm chart renders (default values and the multi-domain CI
- * values) and a real kube-apiserver accepts every rendered object in a server-side dry run; docker-compose.yml
- * passes a real Compose implementation's `config`; every entry point the Dockerfile, compose file and chart run
- * exists in the package. helm is built from Go modules and Compose installed by provision/deploy-tools on first use.
+ * values) and a real kube-apiserver accepts every rendered object in a server-side dry run; every setting the
+ * chart and the compose file pass is one the product's config parser knows and accepts; docker-compose.yml
+ * passes a real Compose implementation's `config`. helm is built from Go modules and Compose installed by
+ * provision/deploy-tools on first use. test/integration/deployed-processes.test.ts runs what the chart deploys.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { isMap, parseDocument, parse as parseYaml, visit } from 'yaml';
+import { ConfigSchema, loadConfig } from '../../config/index.js';
+import { loadGatewayConfig } from '../../gateway/clusters.js';
 import { ensureCompose, ensureHelm } from '../../provision/deploy-tools/index.js';
 import { kubeRequest, type KubeApiServer } from '../../provision/kubernetes/index.js';
+import {
+  CHART,
+  createObject,
+  deploymentContainers,
+  only,
+  RELEASE_NS,
+  renderChart,
+  type KubeObject,
+} from '../helpers/chart.js';
 import { startTestKube } from '../helpers/kube.js';
 
 const run = promisify(execFile);
-const CHART = path.resolve('helm/spark-runner');
-const RELEASE_NS = 'spark-runner';
-const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition']);
-
-interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string };
-  spec?: unknown;
-}
 
 let helm: string;
 let compose: string[];
@@ -45,23 +47,27 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function render(valuesFile?: string): Promise<KubeObject[]> {
-  const args = ['template', 'sr', CHART, '--namespace', RELEASE_NS];
-  if (valuesFile) args.push('-f', path.join(CHART, valuesFile));
-  const { stdout } = await run(helm, args, { maxBuffer: 16 * 1024 * 1024 });
-  return parseAllDocuments(stdout)
-    .map((d) => d.toJS() as KubeObject | null)
-    .filter((o): o is KubeObject => o !== null);
+/**
+ * Keys of a values file whose value is a setting (not a section of more keys) and that have no comment above
+ * them: on the key, or on its map when it is the map's first key. Keys inside a flow map like `{ cpu: 100m }`
+ * share their parent's comment.
+ */
+function undocumentedKeys(text: string): string[] {
+  const undocumented: string[] = [];
+  visit(parseDocument(text), {
+    Pair(_, pair, ancestors) {
+      const parent = ancestors.at(-1);
+      if (!isMap(parent) || parent.flow) return;
+      const section = isMap(pair.value) && !pair.value.flow;
+      const key = pair.key as { commentBefore?: string | null; value?: unknown };
+      const comment = key.commentBefore ?? (parent.items[0] === pair ? parent.commentBefore : undefined);
+      if (!section && !comment) undocumented.push(String(key.value));
+    },
+  });
+  return undocumented;
 }
 
-/** The REST collection path for an object, from its apiVersion and kind. */
-function collectionPath(obj: KubeObject): string {
-  const base = obj.apiVersion === 'v1' ? '/api/v1' : `/apis/${obj.apiVersion}`;
-  const lower = obj.kind.toLowerCase();
-  const plural = lower.endsWith('s') ? `${lower}es` : `${lower}s`;
-  if (CLUSTER_SCOPED.has(obj.kind)) return `${base}/${plural}`;
-  return `${base}/namespaces/${obj.metadata.namespace ?? RELEASE_NS}/${plural}`;
-}
+const render = (valuesFile?: string) => renderChart(helm, valuesFile ? [valuesFile] : []);
 
 async function crdExists(group: string): Promise<boolean> {
   const res = await kubeRequest(server, 'GET', `/apis/${group}`);
@@ -82,9 +88,8 @@ async function ensureNamespace(name: string): Promise<void> {
  */
 async function dryRunAll(objects: KubeObject[]): Promise<string[]> {
   const skipped: string[] = [];
-  const namespaces = objects.filter((o) => o.kind === 'Namespace');
-  for (const ns of namespaces) {
-    const res = await kubeRequest(server, 'POST', `${collectionPath(ns)}?dryRun=All`, ns);
+  for (const ns of objects.filter((o) => o.kind === 'Namespace')) {
+    const res = await createObject(server, ns, true);
     if (!(res.status === 409 && createdNamespaces.has(ns.metadata.name))) {
       expect(res.status, `dry run Namespace ${ns.metadata.name}: ${res.text}`).toBe(201);
     }
@@ -97,25 +102,10 @@ async function dryRunAll(objects: KubeObject[]): Promise<string[]> {
       skipped.push(obj.kind);
       continue;
     }
-    const res = await kubeRequest(server, 'POST', `${collectionPath(obj)}?dryRun=All`, obj);
+    const res = await createObject(server, obj, true);
     expect(res.status, `dry run ${obj.kind} ${obj.metadata.name}: ${res.text}`).toBe(201);
   }
   return skipped;
-}
-
-/** Script paths (.ts/.js) in a container's argv. */
-function scripts(argv: unknown[]): string[] {
-  return argv.filter((a): a is string => typeof a === 'string' && /\.(ts|js)$/.test(a));
-}
-
-function containerArgv(objects: KubeObject[]): string[][] {
-  const out: string[][] = [];
-  for (const o of objects) {
-    if (o.kind !== 'Deployment') continue;
-    const spec = o.spec as { template: { spec: { containers: { command?: string[]; args?: string[] }[] } } };
-    for (const c of spec.template.spec.containers) out.push([...(c.command ?? []), ...(c.args ?? [])]);
-  }
-  return out;
 }
 
 describe('helm chart', () => {
@@ -133,10 +123,14 @@ describe('helm chart', () => {
       'ClusterRole',
       'RoleBinding',
       'Role',
+      'ClusterRoleBinding',
     ]) {
       expect(kinds).toContain(kind);
     }
-    expect(kinds.filter((k) => k === 'Deployment')).toHaveLength(2);
+    // One image, three entry points: the API, the worker and the status watcher.
+    expect([...deploymentContainers(objects).keys()].sort()).toEqual(['api', 'watcher', 'worker']);
+    expect(kinds.filter((k) => k === 'PodDisruptionBudget')).toHaveLength(3);
+    expect(kinds.filter((k) => k === 'HorizontalPodAutoscaler')).toHaveLength(2);
     expect(kinds).not.toContain('Ingress');
     expect(kinds).not.toContain('ServiceMonitor');
     // The default domain namespace is a prerequisite with default values (createNamespaces: false).
@@ -175,12 +169,37 @@ describe('helm chart', () => {
   });
 
   it('documents every value with a comment', () => {
-    const lines = fs.readFileSync(path.join(CHART, 'values.yaml'), 'utf8').split('\n');
-    // A key with a value on its line (not a section header) must have a comment on the line above.
-    const undocumented = lines.filter(
-      (line, i) => /^\s*[A-Za-z_][\w.-]*:\s*\S/.test(line) && !/^\s*#/.test(lines[i - 1] ?? ''),
-    );
-    expect(undocumented).toEqual([]);
+    expect(undocumentedKeys(fs.readFileSync(path.join(CHART, 'values.yaml'), 'utf8'))).toEqual([]);
+    // The check finds a value without a comment.
+    expect(undocumentedKeys('a:\n  # -- documented\n  b: 1\n  c: { d: 2 }\n')).toEqual(['c']);
+  });
+
+  it("passes only settings the product knows, and the product's parsers accept them", async () => {
+    const known = new Set(Object.keys(ConfigSchema.shape));
+    const tmp = fs.mkdtempSync(path.join(process.env.SPARK_RUNNER_TEST_TMP!, 'chart-config-'));
+    for (const values of [undefined, 'ci/multi-domain-values.yaml']) {
+      const objects = await render(values);
+      const configMap = only(objects, 'ConfigMap').data ?? {};
+      for (const [component, containers] of deploymentContainers(objects)) {
+        for (const container of containers) {
+          const env: Record<string, string> = { ...configMap };
+          for (const v of container.env ?? []) env[v.name] = v.value ?? `from-secret-${v.name}`;
+          const unknown = Object.keys(env).filter((k) => !known.has(k));
+          expect(unknown, `${component}: variables no config key reads`).toEqual([]);
+          expect(() => loadConfig(env), `${component} config`).not.toThrow();
+        }
+      }
+      // The clusters file in the Secret is one the gateway loads.
+      const clusters = only(objects, 'Secret').stringData?.['clusters.yaml'];
+      expect(clusters, 'a clusters file by default').toBeDefined();
+      const file = path.join(tmp, `${values ? 'multi' : 'default'}-clusters.yaml`);
+      fs.writeFileSync(file, clusters!);
+      expect(loadGatewayConfig(file).clusters.map((c) => c.inCluster)).toEqual([true]);
+    }
+    // Workers leave the watch to the watcher Deployment; the watcher serves its probes on the watcher port.
+    const containers = deploymentContainers(await render());
+    expect(containers.get('worker')![0]!.env).toContainEqual({ name: 'WORKER_WATCHES_KUBERNETES', value: 'false' });
+    expect(containers.get('watcher')![0]!.env).toContainEqual({ name: 'WATCHER_PORT', value: '8081' });
   });
 });
 
@@ -204,33 +223,15 @@ describe('docker-compose.yml', () => {
     expect(stdout.split('\n').filter(Boolean).sort()).toEqual(
       ['api', 'postgres', 'temporal', 'temporal-admin-tools', 'temporal-ui', 'worker'].sort(),
     );
-  });
-});
-
-describe('entry points', () => {
-  it('every script the Dockerfile, compose file and chart run exists in the package', async () => {
-    const dockerfile = fs.readFileSync('Dockerfile', 'utf8');
-    const instr = (name: string) => {
-      const m = new RegExp(`^${name}\\s+(\\[.*\\])\\s*$`, 'm').exec(dockerfile);
-      return m ? (JSON.parse(m[1]!) as string[]) : [];
+    // Spark Runner's services get only variables its config knows, and the config accepts them.
+    const file = parseYaml(fs.readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as {
+      services: Record<string, { environment?: Record<string, string> }>;
     };
-    const entrypoint = instr('ENTRYPOINT');
-    expect(entrypoint).toEqual(['node', '--import', 'tsx']);
-    const argvs: string[][] = [[...entrypoint, ...instr('CMD')]];
-
-    const composeFile = parseYaml(fs.readFileSync('docker-compose.yml', 'utf8')) as {
-      services: Record<string, { command?: string[]; build?: unknown; image?: string }>;
-    };
-    for (const name of ['api', 'worker']) argvs.push([...entrypoint, ...(composeFile.services[name]!.command ?? [])]);
-    for (const values of [undefined, 'ci/multi-domain-values.yaml']) argvs.push(...containerArgv(await render(values)));
-
-    const referenced = new Set(argvs.flatMap(scripts));
-    expect([...referenced].sort()).toEqual(['bin/api.ts', 'bin/worker.ts']);
-    for (const file of referenced) expect(fs.existsSync(file), `${file} exists`).toBe(true);
-    // `--import tsx` needs tsx as a runtime dependency (the image installs --omit=dev).
-    const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string> };
-    expect(pkg.dependencies.tsx).toBeDefined();
-    // Every chart container uses the image's node --import tsx launcher.
-    for (const argv of argvs) expect(argv.slice(0, 3)).toEqual(['node', '--import', 'tsx']);
+    const known = new Set(Object.keys(ConfigSchema.shape));
+    for (const name of ['api', 'worker']) {
+      const env = { ...file.services[name]!.environment, API_TOKENS: 'ci:data-infra:admin:not-a-real-token' };
+      expect(Object.keys(env).filter((k) => !known.has(k))).toEqual([]);
+      expect(() => loadConfig(env)).not.toThrow();
+    }
   });
 });

@@ -44,22 +44,29 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{ printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end -}}
 
-{{/* Shared container environment: ConfigMap, Secret-backed variables and mounted files. */}}
+{{/*
+Shared container environment: ConfigMap, Secret-backed variables, mounted files, and a component's extra
+variables. Takes a dict: root (the chart context) and env (list of {name, value}).
+*/}}
 {{- define "spark-runner.env" -}}
+{{- $root := .root -}}
 envFrom:
   - configMapRef:
-      name: {{ include "spark-runner.fullname" . }}
+      name: {{ include "spark-runner.fullname" $root }}
 env:
   - name: DATABASE_URL
     valueFrom:
       secretKeyRef:
-        name: {{ include "spark-runner.secretName" . }}
+        name: {{ include "spark-runner.secretName" $root }}
         key: databaseUrl
   - name: API_TOKENS_FILE
     value: /etc/spark-runner/secret/api-tokens.json
-  {{- if or .Values.secrets.clustersYaml .Values.secrets.existingSecret }}
+  {{- if or $root.Values.secrets.clustersYaml $root.Values.secrets.existingSecret }}
   - name: GATEWAY_CONFIG
     value: /etc/spark-runner/secret/clusters.yaml
+  {{- end }}
+  {{- with .env }}
+  {{- toYaml . | nindent 2 }}
   {{- end }}
 volumeMounts:
   - name: secret-files
@@ -67,6 +74,9 @@ volumeMounts:
     readOnly: true
   - name: data
     mountPath: /var/lib/spark-runner
+  # The root filesystem is read-only; scratch space for Node and its libraries.
+  - name: tmp
+    mountPath: /tmp
 {{- end -}}
 
 {{- define "spark-runner.volumes" -}}
@@ -83,6 +93,8 @@ volumes:
         {{- end }}
   - name: data
     emptyDir: {}
+  - name: tmp
+    emptyDir: {}
 {{- end -}}
 
 {{- define "spark-runner.securityContext" -}}
@@ -91,4 +103,71 @@ securityContext:
   runAsUser: 1000
   runAsGroup: 1000
   fsGroup: 1000
+{{- end -}}
+
+{{/*
+A Deployment for one of the image's entry points. Takes a dict:
+  root       the chart context ($)
+  component  api | worker | watcher (name suffix, label, container name)
+  script     the entry point in the image's /app, run as `node <script>`
+  values     the component's values (replicaCount, resources, optional autoscaling)
+  port       container port serving /healthz and /readyz (0: none)
+  env        extra container environment (list of {name, value})
+*/}}
+{{- define "spark-runner.deployment" -}}
+{{- $root := .root -}}
+{{- $v := .values -}}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "spark-runner.fullname" $root }}-{{ .component }}
+  labels:
+    {{- include "spark-runner.labels" $root | nindent 4 }}
+    app.kubernetes.io/component: {{ .component }}
+spec:
+  {{- if not (and $v.autoscaling $v.autoscaling.enabled) }}
+  replicas: {{ $v.replicaCount }}
+  {{- end }}
+  selector:
+    matchLabels:
+      {{- include "spark-runner.selector" $root | nindent 6 }}
+      app.kubernetes.io/component: {{ .component }}
+  template:
+    metadata:
+      labels:
+        {{- include "spark-runner.selector" $root | nindent 8 }}
+        app.kubernetes.io/component: {{ .component }}
+      annotations:
+        checksum/config: {{ include (print $root.Template.BasePath "/configmap.yaml") $root | sha256sum }}
+        checksum/secret: {{ include (print $root.Template.BasePath "/secret.yaml") $root | sha256sum }}
+    spec:
+      serviceAccountName: {{ include "spark-runner.serviceAccountName" $root }}
+      {{- with $root.Values.imagePullSecrets }}
+      imagePullSecrets: {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- include "spark-runner.securityContext" $root | nindent 6 }}
+      containers:
+        - name: {{ .component }}
+          image: {{ include "spark-runner.image" $root }}
+          imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+          command: [node]
+          args: [{{ .script }}]
+          {{- include "spark-runner.env" (dict "root" $root "env" .env) | nindent 10 }}
+          resources: {{- toYaml $v.resources | nindent 12 }}
+          securityContext:
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities: { drop: [ALL] }
+          {{- if .port }}
+          ports:
+            - name: http
+              containerPort: {{ .port }}
+          livenessProbe:
+            httpGet: { path: /healthz, port: http }
+            periodSeconds: 10
+          readinessProbe:
+            httpGet: { path: /readyz, port: http }
+            periodSeconds: 5
+          {{- end }}
+      {{- include "spark-runner.volumes" $root | nindent 6 }}
 {{- end -}}

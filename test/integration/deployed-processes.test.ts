@@ -1,0 +1,295 @@
+/**
+ * What the Helm chart deploys, run for real from the built package (`npm run build`, the image's /app):
+ * - every entry point the Dockerfile, the compose file and the chart run exists in the built package;
+ * - the chart's objects are created on a real kube-apiserver (RBAC on), and the API, worker and two watcher
+ *   replicas start as the chart's Deployments start them (`node bin/<entry>.js` in /app, the ConfigMap and the
+ *   container env), authenticated as the chart's ServiceAccount through a token the API server issues for it, so
+ *   the chart's RBAC is what lets them work;
+ * - no Spark is installed for them (the chart sets LOCAL_BACKEND_ENABLED=false, as an image built without Spark);
+ * - a job submitted through the API becomes a SparkApplication, and only the watcher's signal can finish it (the
+ *   workers do not watch, and their safety-net poll is an hour); exactly one watcher replica leads the cluster,
+ *   and when it stops the standby takes over.
+ * What cannot run here: pods (no kubelet) and the Spark operator, whose status updates the test-only stand-in in
+ * test/helpers/operator-standin.ts writes. Temporal and Postgres are the suite's real servers; a few settings are
+ * replaced to reach them (addresses, ports, files), and listed in `overrides` below.
+ */
+import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { hashToken } from '../../api/auth.js';
+import { ensureHelm } from '../../provision/deploy-tools/index.js';
+import { kubeconfig, kubeRequest, type KubeApiServer } from '../../provision/kubernetes/index.js';
+import { freePort, startProcess, waitFor, type ManagedProcess } from '../../provision/process.js';
+import {
+  createObject,
+  deploymentContainers,
+  only,
+  RELEASE_NS,
+  renderChart,
+  type Container,
+  type KubeObject,
+} from '../helpers/chart.js';
+import { startTestKube } from '../helpers/kube.js';
+import { createOperatorStandIn, SEQUENCES } from '../helpers/operator-standin.js';
+import { eventually } from '../helpers/stack.js';
+
+const run = promisify(execFile);
+const DOMAIN_NS = 'sjns-default';
+const TOKEN = crypto.randomBytes(16).toString('hex');
+
+let helm: string;
+let server: KubeApiServer;
+let objects: KubeObject[];
+let pkg: string;
+let tmp: string;
+const processes: ManagedProcess[] = [];
+const output = new Map<string, string[]>();
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(process.env.SPARK_RUNNER_TEST_TMP!, 'deployed-'));
+  helm = await ensureHelm({}, (line) => console.log(`[deploy-tools] ${line}`));
+  server = await startTestKube('deployed', [RELEASE_NS, DOMAIN_NS]);
+  // The image's /app: the built package, with the production dependencies beside it.
+  pkg = path.join(tmp, 'app');
+  const started = Date.now();
+  await run(process.execPath, ['--import', 'tsx', 'bin/build.ts', '--out-dir', pkg], { maxBuffer: 16 << 20 });
+  console.log(`[build] npm run build took ${Date.now() - started} ms`);
+  fs.symlinkSync(path.resolve('node_modules'), path.join(pkg, 'node_modules'));
+  objects = await renderChart(helm);
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.allSettled(processes.map((p) => p.stop('SIGTERM', 5000)));
+  await server?.stop();
+});
+
+const processOutput = () => [...output.entries()].map(([k, v]) => `${k}: ${v.join(' | ')}`).join('; ');
+
+/** Script paths (.ts/.js) in an argv. */
+const scripts = (argv: string[]) => argv.filter((a) => /\.(ts|js)$/.test(a));
+
+describe('the built package', () => {
+  it('holds every entry point the Dockerfile, the compose file and the chart run', () => {
+    const dockerfile = fs.readFileSync('Dockerfile', 'utf8');
+    const instr = (name: string) => {
+      const m = new RegExp(`^${name}\\s+(\\[.*\\])\\s*$`, 'm').exec(dockerfile);
+      return m ? (JSON.parse(m[1]!) as string[]) : [];
+    };
+    const entrypoint = instr('ENTRYPOINT');
+    expect(entrypoint).toEqual(['node']);
+    const argvs: string[][] = [[...entrypoint, ...instr('CMD')]];
+    const compose = YAML.parse(fs.readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as {
+      services: Record<string, { command?: string[] }>;
+    };
+    for (const name of ['api', 'worker']) argvs.push([...entrypoint, ...(compose.services[name]!.command ?? [])]);
+    for (const containers of deploymentContainers(objects).values()) {
+      for (const c of containers) argvs.push([...(c.command ?? []), ...(c.args ?? [])]);
+    }
+    for (const argv of argvs) expect(argv[0], argv.join(' ')).toBe('node');
+    const referenced = [...new Set(argvs.flatMap(scripts))].sort();
+    expect(referenced).toEqual(['bin/api.js', 'bin/watcher.js', 'bin/worker.js']);
+    for (const file of referenced) expect(fs.existsSync(path.join(pkg, file)), `${file} in the package`).toBe(true);
+    // What they need at run time is there too: the migrations, the prebuilt workflow bundle and package.json.
+    for (const file of ['package.json', 'migrations/meta/_journal.json', 'workflows/bundle.js']) {
+      expect(fs.existsSync(path.join(pkg, file)), `${file} in the package`).toBe(true);
+    }
+  });
+});
+
+/** A token the API server issues for a ServiceAccount, like the one mounted into the chart's pods. */
+async function serviceAccountToken(namespace: string, name: string): Promise<string> {
+  const res = await kubeRequest(server, 'POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, {
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'TokenRequest',
+    spec: { expirationSeconds: 3600 },
+  });
+  expect(res.status, res.text).toBe(201);
+  return (res.body as { status: { token: string } }).status.token;
+}
+
+function kubeconfigFor(token: string, user: string): string {
+  const file = path.join(tmp, `${user.replace(/[^a-z0-9-]/gi, '-')}.kubeconfig`);
+  fs.writeFileSync(file, kubeconfig(server.url, token, server.ca, user), { mode: 0o600 });
+  return file;
+}
+
+describe('the chart deployed', () => {
+  let apiUrl: string;
+  const watchers: { proc: ManagedProcess; url: string }[] = [];
+
+  beforeAll(async () => {
+    for (const obj of objects) {
+      const res = await createObject(server, obj);
+      expect(res.status, `${obj.kind} ${obj.metadata.name}: ${res.text}`).toBe(201);
+    }
+    const serviceAccount = only(objects, 'ServiceAccount').metadata.name;
+    const saKubeconfig = kubeconfigFor(
+      await serviceAccountToken(RELEASE_NS, serviceAccount),
+      `system:serviceaccount:${RELEASE_NS}:${serviceAccount}`,
+    );
+    // The chart's clusters file names the cluster it is installed in (inCluster: true); here the same identity
+    // reaches the test API server through a kubeconfig instead of the pod's mounted token.
+    const secret = only(objects, 'Secret').stringData!;
+    const clusters = YAML.parse(secret['clusters.yaml']!) as { clusters: Record<string, unknown>[] };
+    expect(clusters.clusters).toHaveLength(1);
+    const { inCluster, ...cluster } = clusters.clusters[0]!;
+    expect(inCluster).toBe(true);
+    const clustersFile = path.join(tmp, 'clusters.yaml');
+    fs.writeFileSync(
+      clustersFile,
+      YAML.stringify({ ...clusters, clusters: [{ ...cluster, kubeconfig: saKubeconfig }] }),
+    );
+    const tokensFile = path.join(tmp, 'api-tokens.json');
+    fs.writeFileSync(tokensFile, JSON.stringify([{ name: 'ci', team: '*', role: 'admin', sha256: hashToken(TOKEN) }]));
+
+    const configMap = only(objects, 'ConfigMap').data!;
+    const containers = deploymentContainers(objects);
+    const taskQueue = `deployed-${crypto.randomUUID().slice(0, 8)}`;
+    const start = async (component: string, replica = 0) => {
+      const container: Container = containers.get(component)![0]!;
+      const env: Record<string, string> = { PATH: process.env.PATH!, HOME: process.env.HOME!, ...configMap };
+      for (const v of container.env ?? []) if (v.value !== undefined) env[v.name] = v.value;
+      const port = String(await freePort());
+      // Settings replaced to reach this test's servers and files (everything else is the chart's).
+      const overrides = {
+        DATABASE_URL: process.env.DATABASE_URL!, // the chart's comes from its Secret
+        TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS!,
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        API_TOKENS_FILE: tokensFile,
+        GATEWAY_CONFIG: clustersFile,
+        SPARK_RUNNER_DATA: path.join(tmp, `data-${component}-${replica}`),
+        API_HOST: '127.0.0.1',
+        API_PORT: port,
+        WATCHER_HOST: '127.0.0.1',
+        WATCHER_PORT: port,
+        // Only a watcher signal can finish an execution within the test.
+        STATUS_POLL_INTERVAL_MS: '3600000',
+        GATEWAY_HEALTH_INTERVAL_MS: '500',
+        LOG_LEVEL: 'warn',
+      };
+      const name = `${component}-${replica}`;
+      const lines: string[] = [];
+      output.set(name, lines);
+      const argv = [...(container.command ?? []), ...(container.args ?? [])];
+      const proc = startProcess(name, process.execPath, argv.slice(1), {
+        cwd: pkg,
+        env: { ...env, ...overrides },
+        onLine: (line) => lines.push(line),
+      });
+      processes.push(proc);
+      return { proc, url: `http://127.0.0.1:${port}` };
+    };
+    const ready = (url: string, proc: ManagedProcess, what: string) =>
+      waitFor(async () => (await fetch(`${url}/readyz`)).ok, {
+        timeoutMs: 60_000,
+        message: `${what} to be ready; process output: ${processOutput()}`,
+        exited: proc.exited,
+      });
+    const api = await start('api');
+    apiUrl = api.url;
+    await ready(api.url, api.proc, 'the API');
+    await start('worker');
+    for (const replica of [0, 1]) {
+      const watcher = await start('watcher', replica);
+      await ready(watcher.url, watcher.proc, `watcher ${replica}`);
+      watchers.push(watcher);
+    }
+  }, 180_000);
+
+  const call = async (method: string, route: string, body?: unknown) => {
+    const res = await fetch(`${apiUrl}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  };
+
+  const leaders = async () => {
+    const reports = await Promise.all(
+      watchers.map(async (w) => {
+        if (w.proc.child.exitCode !== null || w.proc.child.signalCode !== null) return undefined;
+        return (await (await fetch(`${w.url}/healthz`)).json()) as { clusters: Record<string, { leader: boolean }> };
+      }),
+    );
+    return reports.map((r) => r?.clusters['in-cluster']?.leader ?? false);
+  };
+
+  /** Submits a job through the API and drives its SparkApplication to success; returns the final execution. */
+  async function runJob(name: string) {
+    const submit = await call('POST', '/api/v1/jobs', {
+      name,
+      team: 'platform',
+      engineVersion: '4.0',
+      backend: 'kubernetes',
+      application: { type: 'python', file: 'local:///opt/spark/examples/src/main/python/pi.py' },
+    });
+    expect(submit.status, JSON.stringify(submit.json)).toBe(202);
+    const id = submit.json.execution_id as string;
+    const app = await eventually(`the SparkApplication of ${id}`, async () => {
+      const res = await kubeRequest(
+        server,
+        'GET',
+        `/apis/spark.apache.org/v1/namespaces/${DOMAIN_NS}/sparkapplications?labelSelector=spark-runner.io/execution-id=${id}`,
+      );
+      return (res.body as { items?: { metadata: { name: string } }[] }).items?.[0]?.metadata.name;
+    });
+    await createOperatorStandIn(server).drive(DOMAIN_NS, app, SEQUENCES.success);
+    return eventually(
+      `execution ${id} to finish`,
+      async () => {
+        const res = await call('GET', `/api/v1/executions/${id}`);
+        return ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(res.json.status as string) ? res.json : undefined;
+      },
+      60_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; process output: ${processOutput()}`);
+    });
+  }
+
+  it('serves the API without Spark: the chart disables the local backend', async () => {
+    const res = await fetch(`${apiUrl}/readyz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      components: { temporal: { status: 'up' }, postgres: { status: 'up' }, spark: { status: 'disabled' } },
+    });
+  });
+
+  it('runs a job on Kubernetes under the chart RBAC, finished by the one leading watcher', async () => {
+    const lead = await eventually('one watcher to lead the cluster', async () => {
+      const l = await leaders();
+      return l.filter(Boolean).length === 1 ? l : undefined;
+    });
+    expect(lead.filter(Boolean)).toHaveLength(1);
+    const execution = await runJob('pi-deployed');
+    expect(execution).toMatchObject({ status: 'SUCCEEDED', attempts: 1, backend: 'kubernetes', cluster: 'in-cluster' });
+  });
+
+  it('hands the cluster to the standby watcher when the leader stops', async () => {
+    const before = await leaders();
+    const leader = before.indexOf(true);
+    expect(leader).toBeGreaterThanOrEqual(0);
+    await watchers[leader]!.proc.stop('SIGTERM');
+    // The stopped leader released its Lease, so the standby takes over without waiting for it to expire.
+    await eventually('the standby to lead', async () => ((await leaders())[1 - leader] ? true : undefined), 30_000);
+    expect(await runJob('pi-after-failover')).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+  });
+
+  it("refuses the same requests from a ServiceAccount without the chart's bindings", async () => {
+    const res = await kubeRequest(server, 'POST', `/api/v1/namespaces/${RELEASE_NS}/serviceaccounts`, {
+      metadata: { name: 'nobody' },
+    });
+    expect(res.status, res.text).toBe(201);
+    const token = await serviceAccountToken(RELEASE_NS, 'nobody');
+    const denied = await kubeRequest(
+      { url: server.url, token, ca: server.ca },
+      'GET',
+      `/apis/spark.apache.org/v1/namespaces/${DOMAIN_NS}/sparkapplications`,
+    );
+    expect(denied.status).toBe(403);
+  });
+});

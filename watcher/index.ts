@@ -1,0 +1,113 @@
+/**
+ * The status watcher as its own process (the Helm chart's watcher Deployment): follows every Kubernetes cluster
+ * in GATEWAY_CONFIG and turns each SparkApplication change into a `status` signal to its execution's workflow.
+ * With WATCH_LEASE_NAMESPACE set, replicas elect one leader per cluster through a Lease, so a cluster is watched
+ * by exactly one of them; the others stand by and take over when the leader stops or stops renewing.
+ * The workers then run with WORKER_WATCHES_KUBERNETES=false. A small HTTP endpoint serves /healthz (which
+ * clusters this replica leads) and /readyz (Temporal answers) for the Deployment's probes.
+ */
+import { Client, Connection } from '@temporalio/client';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { ConfigError, type Config } from '../config/index.js';
+import { startKubernetesGateway } from '../gateway/kubernetes-gateway.js';
+import { forwardStatus } from '../gateway/status-forwarder.js';
+
+export interface WatcherReport {
+  status: 'up' | 'down';
+  temporal: { status: 'up' } | { status: 'down'; error: string };
+  /** Per cluster: its health as probed, and whether this replica holds its Lease (always true without a Lease). */
+  clusters: Record<string, { healthy: boolean; leader: boolean }>;
+}
+
+export interface RunningWatcher {
+  /** Base URL of the health endpoint. */
+  url: string;
+  report(): Promise<WatcherReport>;
+  stop(): Promise<void>;
+}
+
+export interface WatcherOptions {
+  config: Config;
+  logger: Logger;
+  /** Temporal frontend address. */
+  address: string;
+}
+
+export async function startWatcher({ config, logger, address }: WatcherOptions): Promise<RunningWatcher> {
+  const gateway = await startKubernetesGateway({ config, logger, watch: true });
+  if (!gateway) {
+    throw new ConfigError('the watcher follows Kubernetes clusters: set GATEWAY_CONFIG to the clusters file');
+  }
+  const connection = await Connection.connect({ address }).catch(async (err: unknown) => {
+    await gateway.stop();
+    throw err;
+  });
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const forwarder = forwardStatus([gateway.backend], client, logger);
+
+  const report = async (): Promise<WatcherReport> => {
+    let temporal: WatcherReport['temporal'] = { status: 'up' };
+    try {
+      await connection.withDeadline(Date.now() + 3000, () => client.workflowService.getSystemInfo({}));
+    } catch (err) {
+      temporal = { status: 'down', error: (err as Error).message };
+    }
+    const health = gateway.monitor.snapshot();
+    const clusters = Object.fromEntries(
+      gateway.gateway.clusters.map((c) => [
+        c.name,
+        {
+          healthy: health[c.name]?.healthy ?? false,
+          leader: gateway.electors.get(c.name)?.isLeader() ?? true,
+        },
+      ]),
+    );
+    return { status: temporal.status, temporal, clusters };
+  };
+
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url !== '/healthz' && req.url !== '/readyz')) {
+      res.writeHead(404).end();
+      return;
+    }
+    void report().then((r) => {
+      // Liveness only needs the process; readiness also needs Temporal, where the signals go.
+      const code = req.url === '/readyz' && r.status !== 'up' ? 503 : 200;
+      res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(r));
+    });
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.WATCHER_PORT, config.WATCHER_HOST, resolve);
+    });
+  } catch (err) {
+    await Promise.allSettled([forwarder.stop(), gateway.stop(), connection.close()]);
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new ConfigError(`WATCHER_PORT ${config.WATCHER_PORT} is already in use: stop the other process or set it`);
+    }
+    throw err;
+  }
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.WATCHER_HOST}:${port}`;
+  logger.info(
+    { clusters: gateway.gateway.clusters.map((c) => c.name), lease: config.WATCH_LEASE_NAMESPACE },
+    'watching',
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    report,
+    stop: () =>
+      (stopping ??= (async () => {
+        server.close();
+        // Stopping the watch releases the Leases this replica holds, so a standby takes over at once.
+        await forwarder.stop();
+        await gateway.stop();
+        await connection.close();
+      })()),
+  };
+}
