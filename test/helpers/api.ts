@@ -21,7 +21,12 @@ export interface TestApi {
 
 export async function startTestApi(
   stack: TestStack,
-  options: { backends?: Partial<Record<BackendName, Backend>>; adminTokens?: string[] } = {},
+  options: {
+    backends?: Partial<Record<BackendName, Backend>>;
+    adminTokens?: string[];
+    /** Extra member tokens, team -> token (e.g. a team no other test file uses). */
+    teamTokens?: Record<string, string>;
+  } = {},
 ): Promise<TestApi> {
   const logger = pino({ level: 'warn' });
   const tokens = new TokenRegistry([
@@ -32,6 +37,12 @@ export async function startTestApi(
       name: 'extra-admin',
       team: '*',
       role: 'admin' as const,
+      sha256: hashToken(t),
+    })),
+    ...Object.entries(options.teamTokens ?? {}).map(([team, t]) => ({
+      name: `${team}-bot`,
+      team,
+      role: 'member' as const,
       sha256: hashToken(t),
     })),
   ]);

@@ -3,6 +3,7 @@
  * README curl test and the CLI test run real Spark).
  */
 import { sql } from 'drizzle-orm';
+import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimBackend } from '../../gateway/backends/sim/index.js';
 import { openDatabase, type Database } from '../../store/db.js';
@@ -13,11 +14,14 @@ let stack: TestStack;
 let api: TestApi;
 let database: Database;
 const sim = createSimBackend();
+// Test files share one Postgres: "creates nothing" is counted for a team only this file submits as.
+const ISOLATED_TEAM = `api-test-${crypto.randomUUID().slice(0, 8)}`;
+const ISOLATED_TOKEN = crypto.randomUUID();
 
 beforeAll(async () => {
   stack = await openTestStack();
   await stack.startWorker({ sim });
-  api = await startTestApi(stack, { backends: { sim } });
+  api = await startTestApi(stack, { backends: { sim }, teamTokens: { [ISOLATED_TEAM]: ISOLATED_TOKEN } });
   database = openDatabase(stack.config.DATABASE_URL!);
 });
 afterAll(async () => {
@@ -55,11 +59,13 @@ const job = (name: string, extra: Json = {}) => ({
   ...extra,
 });
 
+/** Rows of the isolated team, which only the requests under test submit as. */
 async function counts() {
   const { rows } = await database.db.execute(
-    sql`select (select count(*) from executions)::int as executions, (select count(*) from jobs)::int as jobs`,
+    sql`select (select count(*) from executions where team = ${ISOLATED_TEAM})::int as executions,
+               (select count(*) from jobs where team = ${ISOLATED_TEAM})::int as jobs`,
   );
-  return rows[0];
+  return rows[0] as { executions: number; jobs: number };
 }
 
 async function finished(id: string, token = api.tokens.dataInfra): Promise<Json> {
@@ -154,7 +160,7 @@ describe('submitting and checking jobs', () => {
   it('returns the backend payload for dryRun=true and creates nothing', async () => {
     const before = await counts();
     const dry = await call('POST', '/api/v1/jobs?dryRun=true', {
-      token: api.tokens.dataInfra,
+      token: ISOLATED_TOKEN,
       body: { ...job('dry'), backend: 'local', application: { type: 'python', file: '/jobs/etl.py' } },
     });
     expect(dry.status).toBe(200);
@@ -301,9 +307,17 @@ describe('bad input changes nothing', () => {
       'engineVersion',
     ],
   ];
+  it('counts what a submission under the isolated team creates', async () => {
+    const before = await counts();
+    const r = await call('POST', '/api/v1/jobs', { token: ISOLATED_TOKEN, body: job('counted') });
+    expect(r.status).toBe(202);
+    await finished(r.json.execution_id as string, ISOLATED_TOKEN);
+    expect(await counts()).toEqual({ executions: before.executions + 1, jobs: before.jobs + 1 });
+  });
+
   it.each(cases)('rejects %s with a problem naming it', async (_name, request, status, detail, path) => {
     const before = await counts();
-    const r = await call('POST', '/api/v1/jobs', { token: api.tokens.dataInfra, ...request });
+    const r = await call('POST', '/api/v1/jobs', { token: ISOLATED_TOKEN, ...request });
     expect(r.status).toBe(status);
     expect(r.type).toMatch(/^application\/problem\+json/);
     expect(r.json.detail).toMatch(detail);
