@@ -9,8 +9,11 @@
  * - a job submitted through the API becomes a SparkApplication, and only the watcher's signal can finish it (the
  *   workers do not watch, and their safety-net poll is an hour); exactly one watcher replica leads the cluster,
  *   and when it stops the standby takes over.
- * What cannot run here: pods (no kubelet) and the Spark operator, whose status updates the test-only stand-in in
- * test/helpers/operator-standin.ts writes. Temporal and Postgres are the suite's real servers; a few settings are
+ * - the compose file's api and worker, started with the image's environment (as BuildKit's frontend computes it
+ *   for compose's build arguments) plus the services' own, run SparkPi on real local Spark, connected as the
+ *   non-superuser owner of the database compose's Postgres init script creates.
+ * What cannot run here: containers (no Docker engine), pods (no kubelet) and the Spark operator, whose status
+ * updates the test-only stand-in in test/helpers/operator-standin.ts writes. Temporal and Postgres are the suite's real servers; a few settings are
  * replaced to reach them (addresses, ports, files), and listed in `overrides` below.
  */
 import { execFile } from 'node:child_process';
@@ -20,7 +23,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import pg from 'pg';
 import { hashToken } from '../../api/auth.js';
+import { ensureDockerfileCheck, inspectDockerfile } from '../../provision/deploy-tools/dockerfile.js';
 import { ensureHelm } from '../../provision/deploy-tools/index.js';
 import { kubeconfig, kubeRequest, type KubeApiServer } from '../../provision/kubernetes/index.js';
 import { freePort, startProcess, waitFor, type ManagedProcess } from '../../provision/process.js';
@@ -38,6 +43,7 @@ import { createOperatorStandIn, SEQUENCES } from '../helpers/operator-standin.js
 import { eventually } from '../helpers/stack.js';
 
 const run = promisify(execFile);
+type Env = Record<string, string>;
 const DOMAIN_NS = 'sjns-default';
 const TOKEN = crypto.randomBytes(16).toString('hex');
 
@@ -59,6 +65,7 @@ beforeAll(async () => {
   await run(process.execPath, ['--import', 'tsx', 'bin/build.ts', '--out-dir', pkg], { maxBuffer: 16 << 20 });
   console.log(`[build] npm run build took ${Date.now() - started} ms`);
   fs.symlinkSync(path.resolve('node_modules'), path.join(pkg, 'node_modules'));
+  fs.symlinkSync(path.resolve('examples'), path.join(pkg, 'examples')); // the Dockerfile's COPY examples
   objects = await renderChart(helm);
 }, 180_000);
 
@@ -99,6 +106,56 @@ describe('the built package', () => {
     }
   });
 });
+
+/**
+ * Starts an entry point of the built package the way a container runs it: `argv` (starting with `node`) in the
+ * image's /app, with exactly `env` (nothing inherited from this process).
+ */
+function startEntryPoint(name: string, argv: string[], env: Record<string, string>): ManagedProcess {
+  expect(argv[0]).toBe('node');
+  const lines: string[] = [];
+  output.set(name, lines);
+  const proc = startProcess(name, process.execPath, argv.slice(1), {
+    cwd: pkg,
+    env,
+    onLine: (line) => lines.push(line),
+  });
+  processes.push(proc);
+  return proc;
+}
+
+async function ready(url: string, proc: ManagedProcess, what: string): Promise<void> {
+  await waitFor(async () => (await fetch(`${url}/readyz`)).ok, {
+    timeoutMs: 60_000,
+    message: `${what} to be ready; process output: ${processOutput()}`,
+    exited: proc.exited,
+  });
+}
+
+/** Calls the API as the admin of TOKEN. */
+async function call(apiUrl: string, method: string, route: string, body?: unknown) {
+  const res = await fetch(`${apiUrl}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, text, json: (text.startsWith('{') ? JSON.parse(text) : {}) as Record<string, unknown> };
+}
+
+/** Waits for an execution to end, through the API; fails with the processes' output. */
+async function finished(apiUrl: string, id: string, timeoutMs = 60_000) {
+  return eventually(
+    `execution ${id} to finish`,
+    async () => {
+      const res = await call(apiUrl, 'GET', `/api/v1/executions/${id}`);
+      return ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(res.json.status as string) ? res.json : undefined;
+    },
+    timeoutMs,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; process output: ${processOutput()}`);
+  });
+}
 
 /** A token the API server issues for a ServiceAccount, like the one mounted into the chart's pods. */
 async function serviceAccountToken(namespace: string, name: string): Promise<string> {
@@ -171,24 +228,16 @@ describe('the chart deployed', () => {
         GATEWAY_HEALTH_INTERVAL_MS: '500',
         LOG_LEVEL: 'warn',
       };
-      const name = `${component}-${replica}`;
-      const lines: string[] = [];
-      output.set(name, lines);
-      const argv = [...(container.command ?? []), ...(container.args ?? [])];
-      const proc = startProcess(name, process.execPath, argv.slice(1), {
-        cwd: pkg,
-        env: { ...env, ...overrides },
-        onLine: (line) => lines.push(line),
-      });
-      processes.push(proc);
+      const proc = startEntryPoint(
+        `${component}-${replica}`,
+        [...(container.command ?? []), ...(container.args ?? [])],
+        {
+          ...env,
+          ...overrides,
+        },
+      );
       return { proc, url: `http://127.0.0.1:${port}` };
     };
-    const ready = (url: string, proc: ManagedProcess, what: string) =>
-      waitFor(async () => (await fetch(`${url}/readyz`)).ok, {
-        timeoutMs: 60_000,
-        message: `${what} to be ready; process output: ${processOutput()}`,
-        exited: proc.exited,
-      });
     const api = await start('api');
     apiUrl = api.url;
     await ready(api.url, api.proc, 'the API');
@@ -199,15 +248,6 @@ describe('the chart deployed', () => {
       watchers.push(watcher);
     }
   }, 180_000);
-
-  const call = async (method: string, route: string, body?: unknown) => {
-    const res = await fetch(`${apiUrl}${route}`, {
-      method,
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-  };
 
   const leaders = async () => {
     const reports = await Promise.all(
@@ -221,7 +261,7 @@ describe('the chart deployed', () => {
 
   /** Submits a job through the API and drives its SparkApplication to success; returns the final execution. */
   async function runJob(name: string) {
-    const submit = await call('POST', '/api/v1/jobs', {
+    const submit = await call(apiUrl, 'POST', '/api/v1/jobs', {
       name,
       team: 'platform',
       engineVersion: '4.0',
@@ -239,16 +279,7 @@ describe('the chart deployed', () => {
       return (res.body as { items?: { metadata: { name: string } }[] }).items?.[0]?.metadata.name;
     });
     await createOperatorStandIn(server).drive(DOMAIN_NS, app, SEQUENCES.success);
-    return eventually(
-      `execution ${id} to finish`,
-      async () => {
-        const res = await call('GET', `/api/v1/executions/${id}`);
-        return ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(res.json.status as string) ? res.json : undefined;
-      },
-      60_000,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}; process output: ${processOutput()}`);
-    });
+    return finished(apiUrl, id);
   }
 
   it('serves the API without Spark: the chart disables the local backend', async () => {
@@ -291,5 +322,109 @@ describe('the chart deployed', () => {
       `/apis/spark.apache.org/v1/namespaces/${DOMAIN_NS}/sparkapplications`,
     );
     expect(denied.status).toBe(403);
+  });
+});
+
+describe('the compose file deployed', () => {
+  let apiUrl: string;
+  let databaseUrl: string;
+  // The suite's own Postgres superuser is already called spark_runner, so the init script's role and database
+  // (and the compose services' DATABASE_URL with them) are renamed for this run.
+  const role = `compose_${crypto.randomUUID().slice(0, 8)}`;
+  const renamed = (text: string) => text.replaceAll('spark_runner', role);
+
+  beforeAll(async () => {
+    // The compose Postgres runs this on its first start; here it runs on the suite's Postgres, as its superuser.
+    const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    await admin.connect();
+    try {
+      for (const statement of renamed(fs.readFileSync('provision/deploy-tools/compose-init-db.sql', 'utf8'))
+        .replace(/--.*$/gm, '')
+        .split(';')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
+        await admin.query(statement);
+      }
+    } finally {
+      await admin.end();
+    }
+    const compose = YAML.parse(fs.readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as {
+      services: Record<string, { command: string[]; build?: { args?: Record<string, string> }; environment: Env }>;
+    };
+    // The image's environment, as BuildKit would build it with compose's build arguments (WITH_SPARK=true).
+    const binary = await ensureDockerfileCheck({}, (line) => console.log(`[dockerfile-check] ${line}`));
+    const image = await inspectDockerfile('Dockerfile', compose.services.api!.build?.args ?? {}, { binary });
+    expect(image.final.entrypoint).toEqual(['node']);
+    expect(image.final.env.LOCAL_BACKEND_ENABLED).toBe('true');
+    // The compose services' database URL, pointed at the suite's Postgres server instead of the `postgres` host.
+    const suiteDb = new URL(process.env.DATABASE_URL!);
+    const taskQueue = `compose-${crypto.randomUUID().slice(0, 8)}`;
+    const data = path.join(tmp, 'compose-runner-data'); // the runner-data volume both services mount
+    const start = async (service: 'api' | 'worker') => {
+      const { command, environment } = compose.services[service]!;
+      const db = new URL(renamed(environment.DATABASE_URL!));
+      db.host = suiteDb.host;
+      databaseUrl = db.toString();
+      const port = String(await freePort());
+      // Settings replaced to reach this test's servers and files (everything else is the image's and compose's).
+      const overrides = {
+        PATH: process.env.PATH!,
+        HOME: process.env.HOME!,
+        DATABASE_URL: db.toString(),
+        TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS!,
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        API_TOKENS: `ci:*:admin:${TOKEN}`, // compose takes it from the shell
+        API_HOST: '127.0.0.1',
+        API_PORT: port,
+        // The image's /opt/spark is a pip-installed pyspark, as is the suite's.
+        SPARK_HOME: process.env.SPARK_HOME!,
+        SPARK_PYTHON: process.env.SPARK_PYTHON!,
+        SPARK_RUNNER_DATA: data,
+        SPARK_RUNNER_CACHE: path.join(tmp, 'compose-cache'),
+        LOG_LEVEL: 'warn',
+      };
+      const proc = startEntryPoint(`compose-${service}`, [...image.final.entrypoint, ...command], {
+        ...image.final.env,
+        ...environment,
+        ...overrides,
+      });
+      return { proc, url: `http://127.0.0.1:${port}` };
+    };
+    const api = await start('api');
+    apiUrl = api.url;
+    await ready(api.url, api.proc, 'the compose API');
+    await start('worker');
+  }, 180_000);
+
+  it("runs SparkPi on local Spark, as the init script's database owner (not a superuser)", async () => {
+    const res = await fetch(`${apiUrl}/readyz`);
+    expect(await res.json()).toMatchObject({ components: { spark: { status: 'up' }, postgres: { status: 'up' } } });
+    const submit = await call(apiUrl, 'POST', '/api/v1/jobs', {
+      name: 'compose-pi',
+      team: 'platform',
+      engineVersion: '4.0',
+      application: { type: 'python', file: 'examples/pi.py' },
+      args: ['2'],
+    });
+    expect(submit.status, submit.text).toBe(202);
+    const id = submit.json.execution_id as string;
+    expect(await finished(apiUrl, id, 150_000)).toMatchObject({ status: 'SUCCEEDED', backend: 'local' });
+    const logs = await call(apiUrl, 'GET', `/api/v1/jobs/${id}/logs?tail=200`);
+    expect(logs.text).toMatch(/Pi is roughly 3\.1/);
+    // The tables were created by the migrations running as that user, in its own database, and hold the run.
+    const owner = new pg.Client({ connectionString: databaseUrl });
+    await owner.connect();
+    try {
+      const { rows } = await owner.query<{ owner: string; superuser: boolean; state: string }>(
+        `select pg_get_userbyid(c.relowner) as owner, r.rolsuper as superuser,
+                (select state from executions where execution_id = $1) as state
+           from pg_class c join pg_roles r on r.oid = c.relowner
+          where c.relname = 'executions' and c.relkind = 'r'`,
+        [id],
+      );
+      expect(rows).toEqual([{ owner: role, superuser: false, state: 'SUCCEEDED' }]);
+    } finally {
+      await owner.end();
+    }
   });
 });
