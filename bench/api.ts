@@ -3,7 +3,10 @@
  * real Temporal dev server and Postgres behind it. Requests are sent on a fixed schedule (open loop), so a
  * slow response does not lower the offered rate.
  *
- *   npm run bench -- api [--rate 50] [--seconds 60]
+ *   npm run bench -- api [--rate 50] [--seconds 60] [--no-worker]
+ *
+ * --no-worker starts no worker: the workflows are started but nothing runs them, which separates the API's own
+ * cost from the load of executing the submissions on the same machine.
  */
 import { parseArgs } from 'node:util';
 import pino from 'pino';
@@ -16,11 +19,16 @@ import { percentile, printTable } from './stats.js';
 export async function apiBench(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { rate: { type: 'string', default: '50' }, seconds: { type: 'string', default: '60' } },
+    options: {
+      rate: { type: 'string', default: '50' },
+      seconds: { type: 'string', default: '60' },
+      'no-worker': { type: 'boolean', default: false },
+    },
   });
   const rate = Number(values.rate);
   const seconds = Number(values.seconds);
-  const env = await openBenchEnv('bench-api');
+  const withWorker = !values['no-worker'];
+  const env = await openBenchEnv('bench-api', { worker: withWorker });
   const token = 'bench-token';
   const server = await startApiServer(
     {
@@ -71,6 +79,7 @@ export async function apiBench(argv: string[]): Promise<void> {
     const elapsed = (performance.now() - started) / 1000;
     printTable('bench/api (POST /api/v1/jobs, sim backend, real Temporal dev server + Postgres)', [
       ['offered rate', `${rate}/s for ${seconds} s`],
+      ['worker', withWorker ? 'running every submission (sim backend)' : 'none (workflows started, not run)'],
       ['achieved rate', `${(total / elapsed).toFixed(1)}/s`],
       ['responses', [...statuses].map(([s, n]) => `${s}: ${n}`).join(', ')],
       ['submit latency p50', `${percentile(latencies, 50)} ms`],

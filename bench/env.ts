@@ -17,11 +17,12 @@ export interface BenchEnv {
   client: Client;
   store: ExecutionStore;
   sim: ReturnType<typeof createSimBackend>;
-  worker: RunningWorker;
+  /** Absent when the bench runs without one (the API's own cost, with nothing executing the workflows). */
+  worker: RunningWorker | undefined;
   close(): Promise<void>;
 }
 
-export async function openBenchEnv(taskQueue: string): Promise<BenchEnv> {
+export async function openBenchEnv(taskQueue: string, options: { worker?: boolean } = {}): Promise<BenchEnv> {
   const stack = await startEphemeralStack(loadConfig(), (l) => console.log(`[bench] ${l}`));
   const config = loadConfig({
     ...process.env,
@@ -32,7 +33,10 @@ export async function openBenchEnv(taskQueue: string): Promise<BenchEnv> {
     LOG_LEVEL: 'warn',
   });
   const sim = createSimBackend();
-  const worker = await startWorker({ config, backends: { sim }, logger: pino({ level: 'warn' }) });
+  const worker =
+    options.worker === false
+      ? undefined
+      : await startWorker({ config, backends: { sim }, logger: pino({ level: 'warn' }) });
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const database: Database = openDatabase(stack.databaseUrl, 20);
@@ -44,7 +48,7 @@ export async function openBenchEnv(taskQueue: string): Promise<BenchEnv> {
     sim,
     worker,
     async close() {
-      await worker.shutdown();
+      await worker?.shutdown();
       await connection.close();
       await database.close();
       await stack.stop();
