@@ -27,8 +27,10 @@ export type ManifestRoutesDeps = ManifestDeps & { config: ManifestDeps['config']
 
 export const YAML_TYPES = ['application/yaml', 'text/yaml', 'application/x-yaml', 'text/x-yaml'];
 
-const JsonBody = z.object({ manifest: z.string().min(1), file: z.string().min(1).optional() }).strict();
-const Query = z.object({ dryRun: z.enum(['true', 'false']).optional() }).strict();
+/** The JSON form of a manifest body (the YAML form is the manifest text itself). */
+export const ManifestJsonBody = z.object({ manifest: z.string().min(1), file: z.string().min(1).optional() }).strict();
+export const ManifestQuery = z.object({ dryRun: z.enum(['true', 'false']).optional() }).strict();
+export const ManifestDeleteQuery = z.object({}).strict();
 
 /** Turns a parse error into a 400 listing every issue with its location. */
 export function manifestProblem(err: ManifestError): HttpProblem {
@@ -51,7 +53,7 @@ function manifestOf(req: Request): ManifestJob[] {
   if (typeof req.body === 'string') {
     text = req.body;
   } else {
-    const parsed = JsonBody.safeParse(req.body);
+    const parsed = ManifestJsonBody.safeParse(req.body);
     if (!parsed.success) throw validationProblem(parsed.error);
     text = parsed.data.manifest;
     file = parsed.data.file ?? file;
@@ -76,12 +78,11 @@ function rethrow(err: unknown): never {
 
 export function manifestRoutes(deps: ManifestRoutesDeps): Router {
   const router = Router();
-  router.use(
-    '/api/v1/manifests',
+  // The two routes that take a manifest body; an unparsed body of another type would reach them as undefined.
+  const manifestBody = [
     express.text({ type: YAML_TYPES, limit: deps.config.API_MAX_BODY_BYTES }),
-    // An unparsed body of another type would reach us as undefined: say what is accepted.
-    (req, _res, next) => {
-      if (req.method !== 'GET' && req.body === undefined) {
+    (req: Request, _res: unknown, next: () => void) => {
+      if (req.body === undefined) {
         throw new HttpProblem(
           415,
           'Unsupported media type',
@@ -90,10 +91,10 @@ export function manifestRoutes(deps: ManifestRoutesDeps): Router {
       }
       next();
     },
-  );
+  ];
 
-  router.post('/api/v1/manifests', async (req, res) => {
-    const query = Query.safeParse(req.query);
+  router.post('/api/v1/manifests', ...manifestBody, async (req, res) => {
+    const query = ManifestQuery.safeParse(req.query);
     if (!query.success) throw validationProblem(query.error, 'query');
     const jobs = manifestOf(req);
     const actor = actorOf(req.principal!);
@@ -110,7 +111,10 @@ export function manifestRoutes(deps: ManifestRoutesDeps): Router {
     }
   });
 
-  router.delete('/api/v1/manifests', async (req, res) => {
+  router.delete('/api/v1/manifests', ...manifestBody, async (req, res) => {
+    // Delete takes no options: `?dryRun=true` must not quietly delete for real.
+    const query = ManifestDeleteQuery.safeParse(req.query);
+    if (!query.success) throw validationProblem(query.error, 'query');
     const jobs = manifestOf(req);
     try {
       res.json({ jobs: await deleteManifest(deps, actorOf(req.principal!), jobs) });

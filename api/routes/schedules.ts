@@ -20,9 +20,9 @@ import {
 import { canAccess, type Principal } from '../auth.js';
 import { HttpProblem, validationProblem } from '../problem.js';
 
-const Note = z.object({ note: z.string().max(500).optional() }).strict();
-const Trigger = z.object({ overlap: z.enum(OVERLAP_POLICIES).optional() }).strict();
-const Backfill = z
+export const ScheduleNote = z.object({ note: z.string().max(500).optional() }).strict();
+export const ScheduleTrigger = z.object({ overlap: z.enum(OVERLAP_POLICIES).optional() }).strict();
+export const ScheduleBackfill = z
   .object({
     start: z.iso.datetime({ offset: true }),
     end: z.iso.datetime({ offset: true }),
@@ -70,28 +70,28 @@ export function scheduleRoutes(deps: ScheduleDeps): Router {
 
   router.post('/api/v1/schedules/:id/pause', async (req, res) => {
     const id = visible(req.principal!, req.params.id);
-    const { note } = parse(Note, req.body);
+    const { note } = parse(ScheduleNote, req.body);
     await orNotFound(pauseSchedule(deps.client, id, note ?? `paused by ${req.principal!.name}`));
     res.json(await getSchedule(deps, id));
   });
 
   router.post('/api/v1/schedules/:id/unpause', async (req, res) => {
     const id = visible(req.principal!, req.params.id);
-    const { note } = parse(Note, req.body);
+    const { note } = parse(ScheduleNote, req.body);
     await orNotFound(unpauseSchedule(deps.client, id, note ?? `unpaused by ${req.principal!.name}`));
     res.json(await getSchedule(deps, id));
   });
 
   router.post('/api/v1/schedules/:id/trigger', async (req, res) => {
     const id = visible(req.principal!, req.params.id);
-    const { overlap } = parse(Trigger, req.body);
+    const { overlap } = parse(ScheduleTrigger, req.body);
     await orNotFound(triggerSchedule(deps.client, id, overlap));
     res.status(202).json({ schedule_id: id, triggered: true });
   });
 
   router.post('/api/v1/schedules/:id/backfill', async (req, res) => {
     const id = visible(req.principal!, req.params.id);
-    const body = parse(Backfill, req.body);
+    const body = parse(ScheduleBackfill, req.body);
     await orNotFound(
       backfillSchedule(deps.client, id, {
         start: new Date(body.start),

@@ -3,7 +3,7 @@
  * continuous-job loop's state (spec version, current execution, restarts, last failure, degraded), and
  * `POST …/stop` and `…/resume` control it. Each run is an ordinary execution under /api/v1/executions.
  */
-import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { Router, type Request } from 'express';
 import type { Config } from '../../config/index.js';
 import { continuousState, continuousWorkflowId, jobPathOfContinuousId } from '../../service/continuous.js';
@@ -75,6 +75,9 @@ export function streamingRoutes(deps: StreamingDeps): Router {
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError)
           throw new HttpProblem(409, 'Conflict', err.cause?.message ?? err.message);
+        // The loop has ended (its manifest was deleted): there is nothing to stop or resume.
+        if (err instanceof WorkflowNotFoundError)
+          throw new HttpProblem(409, 'Conflict', `streaming job "${String(req.params.id)}" has ended; apply it again`);
         throw err;
       }
       const state = await continuousState(deps, job.jobPath);

@@ -106,6 +106,18 @@ it('applies a streaming manifest as a continuous loop, shows it on /jobs, redepl
   expect(() => process.kill(-runPgid(first), 0)).toThrow();
 
   const second = redeployed.current_execution_id as string;
+  // Delete has no dry run: asking for one is refused, and the job keeps running.
+  const dryDelete = await fetch(`${api.url}/api/v1/manifests?dryRun=true`, {
+    method: 'DELETE',
+    headers: { Authorization: `Bearer ${api.tokens.dataInfra}`, 'Content-Type': 'application/yaml' },
+    body: manifest(10),
+  });
+  expect(dryDelete.status).toBe(400);
+  expect(await dryDelete.json()).toMatchObject({
+    errors: [{ path: 'query.dryRun', message: 'unknown field "dryRun"' }],
+  });
+  expect((await call('GET', `/api/v1/jobs/${id}`)).json).toMatchObject({ status: 'RUNNING', spec_version: 2 });
+  expect((await stack.store.getExecution(second))!.state).toBe('RUNNING');
   const removed = await fetch(`${api.url}/api/v1/manifests`, {
     method: 'DELETE',
     headers: { Authorization: `Bearer ${api.tokens.dataInfra}`, 'Content-Type': 'application/yaml' },
@@ -117,6 +129,11 @@ it('applies a streaming manifest as a continuous loop, shows it on /jobs, redepl
   });
   expect((await stack.store.getExecution(second))!.state).toBe('CANCELLED');
   expect(() => process.kill(-runPgid(second), 0)).toThrow();
+  // The loop has ended: stop and resume say so instead of failing.
+  for (const action of ['stop', 'resume']) {
+    const r = await call('POST', `/api/v1/jobs/${id}/${action}`);
+    expect(r.status, JSON.stringify(r.json)).toBe(409);
+  }
   // Another team's token cannot see the job at all.
   const foreign = await fetch(`${api.url}/api/v1/jobs/${id}`, {
     headers: { Authorization: `Bearer ${api.tokens.other}` },
