@@ -168,6 +168,13 @@ describe('helm chart', () => {
     expect(skipped).toEqual(['ServiceMonitor']);
   });
 
+  it('passes helm lint --strict with the default and the multi-domain values', async () => {
+    for (const values of [[], ['-f', path.join(CHART, 'ci/multi-domain-values.yaml')]]) {
+      const { stdout } = await run(helm, ['lint', '--strict', CHART, ...values]);
+      expect(stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+    }
+  });
+
   it('documents every value with a comment', () => {
     expect(undocumentedKeys(fs.readFileSync(path.join(CHART, 'values.yaml'), 'utf8'))).toEqual([]);
     // The check finds a value without a comment.
