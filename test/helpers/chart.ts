@@ -39,9 +39,14 @@ export interface Container {
   envFrom?: { configMapRef?: { name: string } }[];
 }
 
-export async function renderChart(helm: string, valuesFiles: string[] = []): Promise<KubeObject[]> {
+export async function renderChart(
+  helm: string,
+  valuesFiles: string[] = [],
+  sets: string[] = [],
+): Promise<KubeObject[]> {
   const args = ['template', RELEASE, CHART, '--namespace', RELEASE_NS];
   for (const file of valuesFiles) args.push('-f', path.join(CHART, file));
+  for (const set of sets) args.push('--set', set);
   const { stdout } = await run(helm, args, { maxBuffer: 16 * 1024 * 1024 });
   return parseAllDocuments(stdout)
     .map((d) => d.toJS() as KubeObject | null)

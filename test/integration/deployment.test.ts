@@ -207,6 +207,16 @@ describe('helm chart', () => {
     const containers = deploymentContainers(await render());
     expect(containers.get('worker')![0]!.env).toContainEqual({ name: 'WORKER_WATCHES_KUBERNETES', value: 'false' });
     expect(containers.get('watcher')![0]!.env).toContainEqual({ name: 'WATCHER_PORT', value: '8081' });
+    // Without the watcher Deployment, the workers watch (one per cluster, through the Lease).
+    const withoutWatcher = await renderChart(helm, [], ['watcher.enabled=false']);
+    expect([...deploymentContainers(withoutWatcher).keys()].sort()).toEqual(['api', 'worker']);
+    expect(
+      deploymentContainers(withoutWatcher)
+        .get('worker')![0]!
+        .env?.map((e) => e.name),
+    ).not.toContain('WORKER_WATCHES_KUBERNETES');
+    expect(only(withoutWatcher, 'ConfigMap').data?.WATCH_LEASE_NAMESPACE).toBe(RELEASE_NS);
+    expect(withoutWatcher.filter((o) => o.kind === 'PodDisruptionBudget')).toHaveLength(2);
   });
 });
 
