@@ -7,11 +7,13 @@ import { Command, CommanderError } from 'commander';
 import { registerApply } from './commands/apply.js';
 import { registerCancel } from './commands/cancel.js';
 import { registerEvents } from './commands/events.js';
+import { registerJobs } from './commands/jobs.js';
 import { registerList } from './commands/list.js';
 import { registerLogs } from './commands/logs.js';
 import { registerSchedules } from './commands/schedules.js';
 import type { Runtime } from './commands/shared.js';
 import { registerStatus } from './commands/status.js';
+import { registerStreaming } from './commands/streaming.js';
 import { registerSubmit } from './commands/submit.js';
 import { configFilePath, DEFAULT_URL, resolveConnection, type Connection } from './config.js';
 import type { CliContext } from './context.js';
@@ -76,6 +78,8 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   registerEvents(program, rt);
   registerApply(program, rt);
   registerSchedules(program, rt);
+  registerJobs(program, rt);
+  registerStreaming(program, rt);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -41,9 +41,13 @@ function hintFor(problem: Problem, path: string, connection?: Connection): strin
     case 403:
       return 'use a token of the team that owns it, or an admin token';
     case 404:
-      return problem.detail?.startsWith('no route')
-        ? 'is --url (or SPARK_RUNNER_URL) pointing at a Spark Runner API?'
-        : 'check the id; executions of other teams are not visible';
+      if (problem.detail?.startsWith('no route'))
+        return 'is --url (or SPARK_RUNNER_URL) pointing at a Spark Runner API?';
+      if (path.startsWith('/api/v1/manifests/jobs/'))
+        return 'check the job path (<team>/<name>, see spark-runner jobs list); jobs of other teams are not visible';
+      if (path.startsWith('/api/v1/jobs/continuous-'))
+        return 'check the id (continuous-<team>.<name>); streaming jobs of other teams are not visible';
+      return 'check the id; executions of other teams are not visible';
     case 400:
       return problem.errors?.some((e) => e.path === 'team')
         ? 'name the team with --team (or "team" in the job file); admin tokens must'

@@ -35,3 +35,8 @@ export function collect(value: string, previous: string[] | undefined): string[]
 export function jobPath(id: string, suffix = ''): string {
   return `/api/v1/jobs/${encodeURIComponent(id)}${suffix}`;
 }
+
+/** The id of a streaming job's continuous loop: `team/name` -> `continuous-team.name`. */
+export function continuousId(jobPathValue: string): string {
+  return `continuous-${jobPathValue.replace('/', '.')}`;
+}

@@ -1,6 +1,6 @@
 /** `spark-runner status <id>`: one execution's state, times, placement and error. */
 import type { Command } from 'commander';
-import type { JobStatus } from '../api-types.js';
+import type { JobStatus, StreamingJobStatus } from '../api-types.js';
 import { elapsed, formatTime, json, keyValues } from '../format.js';
 import { jobPath, outputOption, type OutputFormat, type Runtime } from './shared.js';
 
@@ -21,20 +21,6 @@ export function statusBlock(job: JobStatus): string {
     ['error', job.error ? `${job.error.class}: ${job.error.message ?? ''}` : undefined],
     ['logs', `spark-runner logs ${job.execution_id}`],
   ]);
-}
-
-/** What `GET /api/v1/jobs/continuous-<team>.<name>` returns for a streaming job's loop. */
-interface StreamingJobStatus {
-  job_type: 'streaming';
-  job_id: string;
-  job_path: string;
-  status: string;
-  spec_version: number;
-  current_execution_id: string | null;
-  restart_count: number;
-  degraded: boolean;
-  last_failure: { executionId?: string; failureClass?: string; message?: string } | null;
-  next_restart_at: string | null;
 }
 
 function isStreaming(job: JobStatus | StreamingJobStatus): job is StreamingJobStatus {

@@ -2,9 +2,10 @@
  * The `spark-runner` CLI as a user runs it: `node bin/spark-runner.js ...` as a child process, talking to an
  * in-process API over HTTP, with a real worker, Temporal, Postgres and local Spark behind it. Three real Spark
  * runs: SparkPi with --wait, SparkPi followed with `logs -f`, and a Python job that raises; a cancelled job runs
- * on the sim backend.
+ * on the sim backend. Manifest jobs (`jobs list|get`) and a streaming job stopped and resumed run on the sim backend.
  */
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -256,6 +257,175 @@ describe('CLI errors, written for people', () => {
     expect(run.stderr).toContain(`error: USER_ERROR: `);
     expect(run.stderr).toContain(`spark-runner logs ${id}`);
     expect(row.spec.application).toMatchObject({ type: 'python', file: join(scratch, 'fail.py') });
+  });
+});
+
+describe('jobs from a manifest, and stop/resume of a streaming job', () => {
+  const suffix = crypto.randomUUID().slice(0, 6);
+  const batch = `data-infra/cli-hourly-${suffix}`;
+  const streaming = `data-infra/cli-stream-${suffix}`;
+  const id = `continuous-data-infra.cli-stream-${suffix}`;
+  const manifest = join(scratch, 'jobs.yaml');
+  let deleted = false;
+
+  beforeAll(() => {
+    // A scheduled batch job, and a streaming job whose runs are sim runs that keep going until stopped.
+    writeFileSync(
+      manifest,
+      `apiVersion: dcp.pedregal.doordash.com/v1
+kind: SparkJob
+metadata:
+  name: cli-hourly-${suffix}
+  team: data-infra
+spec:
+  engineVersion: '3.5'
+  application: { type: python, file: examples/pi.py }
+  args: ['10']
+  orchestration:
+    schedule: '@hourly'
+    timezone: America/Los_Angeles
+---
+apiVersion: dcp.pedregal.doordash.com/v1
+kind: SparkJob
+metadata:
+  name: cli-stream-${suffix}
+  team: data-infra
+spec:
+  engineVersion: '4.0'
+  jobType: streaming
+  backend: sim
+  application: { type: python, file: never-run.py }
+  sim: { attempts: [{ runningAfterMs: 100, endAfterMs: 600000 }] }
+`,
+    );
+  });
+  afterAll(async () => {
+    // Leave no schedule or loop behind when a test failed before the delete below.
+    if (!deleted && api) await cli(['delete', '-f', manifest]);
+  });
+
+  const streamingStatus = async () => {
+    const run = await cli(['status', id, '--output', 'json']);
+    expect(run.code, run.stderr).toBe(0);
+    return JSON.parse(run.stdout) as { status: string; current_execution_id: string | null };
+  };
+
+  it('apply -f, then jobs list and jobs get show the scheduled job with its schedule and next run', async () => {
+    const applied = await cli(['apply', '-f', manifest]);
+    expect(applied.stderr).toBe('');
+    expect(applied.code).toBe(0);
+    expect(applied.stdout).toContain(`created ${batch} (batch, schedule sched-data-infra.cli-hourly-${suffix})`);
+    expect(applied.stdout).toContain(`created ${streaming} (streaming)`);
+
+    const list = await cli(['jobs', 'list']);
+    expect(list.stderr).toBe('');
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^JOB\s+TYPE\s+SCHEDULE\s+LAST EXECUTION\s+NEXT RUN\n/);
+    const time = String.raw`\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ`;
+    expect(list.stdout).toMatch(new RegExp(`^${batch}\\s+batch\\s+0 \\* \\* \\* \\*\\s+-\\s+${time}$`, 'm'));
+    expect(list.stdout).toMatch(new RegExp(`^${streaming}\\s+streaming\\s+-\\s+`, 'm'));
+
+    const listJson = await cli(['jobs', 'list', '--output', 'json']);
+    expect(listJson.code).toBe(0);
+    const { items } = JSON.parse(listJson.stdout) as { items: { jobPath: string }[] };
+    expect(items).toContainEqual(
+      expect.objectContaining({
+        jobPath: batch,
+        jobType: 'batch',
+        schedule: expect.objectContaining({
+          scheduleId: `sched-data-infra.cli-hourly-${suffix}`,
+          paused: false,
+          config: expect.objectContaining({ cron: '0 * * * *', timezone: 'America/Los_Angeles' }) as unknown,
+        }) as unknown,
+      }),
+    );
+    // A member sees only its own team's jobs.
+    expect(items.every((j) => j.jobPath.startsWith('data-infra/'))).toBe(true);
+
+    const get = await cli(['jobs', 'get', batch]);
+    expect(get.stderr).toBe('');
+    expect(get.code).toBe(0);
+    expect(get.stdout).toMatch(new RegExp(`^Job\\s+${batch}$`, 'm'));
+    expect(get.stdout).toMatch(/^Type\s+batch$/m);
+    expect(get.stdout).toMatch(/^Application\s+python examples\/pi\.py$/m);
+    expect(get.stdout).toContain(
+      `0 * * * * (America/Los_Angeles, overlap SKIP), sched-data-infra.cli-hourly-${suffix}`,
+    );
+    expect(get.stdout).toMatch(new RegExp(`^Next run\\s+${time}$`, 'm'));
+    expect(get.stdout).toMatch(/^Last execution\s+none$/m);
+
+    const getJson = await cli(['jobs', 'get', batch, '-o', 'json']);
+    expect(getJson.code).toBe(0);
+    expect(JSON.parse(getJson.stdout)).toMatchObject({ jobPath: batch, team: 'data-infra', spec: { args: ['10'] } });
+
+    const getStreaming = await cli(['jobs', 'get', streaming]);
+    expect(getStreaming.code).toBe(0);
+    expect(getStreaming.stdout).toMatch(/^Schedule\s+none$/m);
+    expect(getStreaming.stdout).toContain(`Streaming id    ${id} (spark-runner status ${id})`);
+  });
+
+  it('jobs get of an unknown job exits 3 with one line saying so', async () => {
+    const run = await cli(['jobs', 'get', 'data-infra/no-such-job']);
+    expect(run.code).toBe(3);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.split('\n')[0]).toBe('error: no job "data-infra/no-such-job"');
+    expect(run.stderr).not.toMatch(/\bat .*\.ts:\d+/);
+
+    const usage = await cli(['jobs', 'get', 'no-slash']);
+    expect(usage.code).toBe(3);
+    expect(usage.stderr).toContain('expected a job path like data-infra/etl');
+  });
+
+  it('stop and resume a streaming job on the sim backend, and refuse what cannot be done', async () => {
+    const first = await eventually('the streaming job to run', async () => {
+      const s = await streamingStatus();
+      return s.status === 'RUNNING' && s.current_execution_id ? s.current_execution_id : undefined;
+    });
+
+    const resumeRunning = await cli(['resume', id]);
+    expect(resumeRunning.code).toBe(3);
+    expect(resumeRunning.stderr).toContain(`error: job ${streaming} is not stopped or degraded`);
+
+    const stop = await cli(['stop', id]);
+    expect(stop.stderr).toBe('');
+    expect(stop.code).toBe(0);
+    expect(stop.stdout).toMatch(new RegExp(`^${id}: STOPPED \\(spec v1, run none, 0 restart\\(s\\)\\)\\n$`));
+    expect((await stack.store.getExecution(first))!.state).toBe('CANCELLED');
+    expect((await streamingStatus()).status).toBe('STOPPED');
+
+    const resume = await cli(['resume', id, '--output', 'json']);
+    expect(resume.code).toBe(0);
+    expect(JSON.parse(resume.stdout)).toMatchObject({ job_id: id, job_type: 'streaming', spec_version: 1 });
+    const second = await eventually('the resumed job to run again', async () => {
+      const s = await streamingStatus();
+      return s.status === 'RUNNING' && s.current_execution_id && s.current_execution_id !== first
+        ? s.current_execution_id
+        : undefined;
+    });
+    expect((await stack.store.getExecution(second))!.state).toBe('RUNNING');
+
+    const unknown = await cli(['stop', 'continuous-data-infra.no-such-stream']);
+    expect(unknown.code).toBe(3);
+    expect(unknown.stderr.split('\n')[0]).toBe('error: no streaming job "continuous-data-infra.no-such-stream"');
+    const foreign = await cli(['stop', id], { env: { SPARK_RUNNER_TOKEN: api.tokens.other } });
+    expect(foreign.code).toBe(3);
+    expect(foreign.stderr).toContain('streaming jobs of other teams are not visible');
+    const notStreaming = await cli(['stop', first]);
+    expect(notStreaming.code).toBe(3);
+    expect(notStreaming.stderr).toContain(`error: "${first}" is not a streaming job id`);
+
+    const removed = await cli(['delete', '-f', manifest]);
+    expect(removed.code).toBe(0);
+    deleted = true;
+    expect((await stack.store.getExecution(second))!.state).toBe('CANCELLED');
+    for (const action of ['stop', 'resume']) {
+      const ended = await cli([action, id]);
+      expect(ended.code).toBe(3);
+      expect(ended.stderr.split('\n')[0]).toBe(`error: streaming job "${id}" has ended; apply it again`);
+    }
+    // The jobs stay listed after delete, without a schedule.
+    const list = await cli(['jobs', 'list']);
+    expect(list.stdout).toMatch(new RegExp(`^${batch}\\s+batch\\s+-\\s+-\\s+-$`, 'm'));
   });
 });
 
