@@ -162,12 +162,15 @@ spec:
           ports:
             - name: http
               containerPort: {{ .port }}
+          # Both endpoints check their dependencies with a 3 s deadline: give them longer than the 1 s default.
           livenessProbe:
             httpGet: { path: /healthz, port: http }
             periodSeconds: 10
+            timeoutSeconds: 5
           readinessProbe:
             httpGet: { path: /readyz, port: http }
             periodSeconds: 5
+            timeoutSeconds: 5
           {{- end }}
       {{- include "spark-runner.volumes" $root | nindent 6 }}
 {{- end -}}
