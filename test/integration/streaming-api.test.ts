@@ -6,6 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { dataPaths } from '../../config/index.js';
+import { stopLocalRuns } from '../../gateway/backends/local/index.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { eventually, openTestStack, type TestStack } from '../helpers/stack.js';
 
@@ -22,6 +24,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await api?.close();
   await stack?.close();
+  // A failed test can leave the streaming run going (it never ends by itself): stop every local run it started.
+  if (stack) await stopLocalRuns(dataPaths(stack.config).runsDir, 1_000);
 });
 
 const manifest = (rowsPerSecond: number) => `apiVersion: dcp.pedregal.doordash.com/v1
