@@ -13,7 +13,7 @@ import pino from 'pino';
 import { TokenRegistry, hashToken } from '../api/auth.js';
 import { startApiServer } from '../api/server.js';
 import { SparkGateway } from '../gateway/index.js';
-import { openBenchEnv } from './env.js';
+import { BENCH_JOB, openBenchEnv } from './env.js';
 import { percentile, printTable } from './stats.js';
 
 export async function apiBench(argv: string[]): Promise<void> {
@@ -43,13 +43,7 @@ export async function apiBench(argv: string[]): Promise<void> {
     '127.0.0.1',
     0,
   );
-  const body = JSON.stringify({
-    name: 'api-bench',
-    engineVersion: '4.0',
-    backend: 'sim',
-    application: { type: 'python', file: 'bench.py' },
-    sim: { attempts: [{ runningAfterMs: 200, endAfterMs: 1000 }] },
-  });
+  const body = JSON.stringify({ ...BENCH_JOB, name: 'api-bench' });
   const latencies: number[] = [];
   const statuses = new Map<number, number>();
   try {

@@ -11,6 +11,15 @@ import { openDatabase, type Database } from '../store/db.js';
 import { ExecutionStore } from '../store/executions.js';
 import { startWorker, type RunningWorker } from '../worker/index.js';
 
+/** The job both benchmarks submit: a sim run that is RUNNING after 200 ms and SUCCEEDED after 1 s. */
+export const BENCH_JOB = {
+  name: 'bench',
+  engineVersion: '4.0',
+  backend: 'sim',
+  application: { type: 'python', file: 'bench.py' },
+  sim: { attempts: [{ runningAfterMs: 200, endAfterMs: 1000 }] },
+} as const;
+
 export interface BenchEnv {
   stack: EphemeralStack;
   config: Config;

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { JobSpec } from '../schema/job-spec.js';
 import { submitExecution } from '../service/submit.js';
 import { workflowIdFor } from '../store/ids.js';
-import { openBenchEnv } from './env.js';
+import { BENCH_JOB, openBenchEnv } from './env.js';
 import { percentile, printTable } from './stats.js';
 
 export async function lifecycleBench(argv: string[]): Promise<void> {
@@ -21,13 +21,7 @@ export async function lifecycleBench(argv: string[]): Promise<void> {
   const concurrency = Number(values.concurrency);
   const env = await openBenchEnv('bench-lifecycle');
   const { client, store, config } = env;
-  const spec = JobSpec.parse({
-    name: 'bench',
-    engineVersion: '4.0',
-    backend: 'sim',
-    application: { type: 'python', file: 'bench.py' },
-    sim: { attempts: [{ runningAfterMs: 200, endAfterMs: 1000 }] },
-  });
+  const spec = JobSpec.parse(BENCH_JOB);
   try {
     console.log(`[bench] ${total} executions on the sim backend, ${concurrency} submitting at once`);
     const submittedAt = new Map<string, number>();

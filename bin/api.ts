@@ -3,14 +3,14 @@ import { Client, Connection } from '@temporalio/client';
 import pino from 'pino';
 import { loadTokens } from '../api/auth.js';
 import { startApiServer } from '../api/server.js';
-import { ConfigError, loadConfig } from '../config/index.js';
+import { ConfigError, loadConfig, temporalAddress } from '../config/index.js';
 import { SparkGateway } from '../gateway/index.js';
 import { startKubernetesGateway } from '../gateway/kubernetes-gateway.js';
 import { openDatabase } from '../store/db.js';
 import { ExecutionStore } from '../store/executions.js';
 import { createBackends } from '../worker/index.js';
 import { runMain } from './main.js';
-import { connectDependencies, temporalAddress } from './runtime.js';
+import { connectDependencies } from './runtime.js';
 
 runMain('api', async () => {
   const config = loadConfig();

@@ -12,6 +12,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { WORKFLOWS_PATH } from '../worker/index.js';
 import { runMain } from './main.js';
 
 const run = promisify(execFile);
@@ -39,7 +40,7 @@ runMain('build', async () => {
   fs.cpSync(path.join(root, 'package.json'), path.join(out, 'package.json'));
   fs.cpSync(path.join(root, 'migrations'), path.join(out, 'migrations'), { recursive: true });
   const { code } = await bundleWorkflowCode({
-    workflowsPath: path.join(root, 'workflows', 'index.ts'),
+    workflowsPath: WORKFLOWS_PATH,
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
   });
   fs.writeFileSync(path.join(out, 'workflows', 'bundle.js'), code);

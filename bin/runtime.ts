@@ -2,16 +2,12 @@
  * What the api, worker and watcher entry points share: the parsed config, the Temporal address, Spark, and the
  * checks that turn a missing dependency into one clear line instead of a stack trace.
  */
-import type { Config } from '../config/index.js';
+import { temporalAddress, type Config } from '../config/index.js';
 import { ProvisionError } from '../provision/errors.js';
 import { checkDatabaseUrl } from '../provision/postgres.js';
 import { ensureSpark, type SparkInstall } from '../provision/spark.js';
 import { temporalReachable } from '../provision/temporal.js';
 import { runMigrations } from '../store/db.js';
-
-export function temporalAddress(config: Config): string {
-  return config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_PORT}`;
-}
 
 /** Checks the Temporal frontend answers; returns its address. */
 export async function checkTemporal(config: Config): Promise<string> {

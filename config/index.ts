@@ -170,6 +170,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return parsed.data;
 }
 
+/** The Temporal frontend: TEMPORAL_ADDRESS, else the dev server `npm run dev` starts on TEMPORAL_PORT. */
+export function temporalAddress(config: Config): string {
+  return config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_PORT}`;
+}
+
 /** Paths derived from the config, in one place. */
 export function dataPaths(config: Config) {
   const data = config.SPARK_RUNNER_DATA;

@@ -11,7 +11,7 @@ import pino, { type Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
 import { createContinuousActivities } from '../activities/continuous.js';
 import type { Config } from '../config/index.js';
-import { dataPaths } from '../config/index.js';
+import { dataPaths, temporalAddress } from '../config/index.js';
 import type { Backend } from '../gateway/backend.js';
 import { createLocalBackend } from '../gateway/backends/local/index.js';
 import { SparkGateway } from '../gateway/index.js';
@@ -112,7 +112,7 @@ export async function startWorker({
   logger = pino({ level: config.LOG_LEVEL }),
 }: WorkerOptions): Promise<RunningWorker> {
   installRuntime(config.LOG_LEVEL);
-  const address = config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_PORT}`;
+  const address = temporalAddress(config);
   const database = openDatabase(config.DATABASE_URL!);
   const store = new ExecutionStore(database.db);
   // With WORKER_WATCHES_KUBERNETES=false a separate watcher process (bin/watcher.ts) follows the clusters.
