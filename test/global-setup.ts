@@ -6,6 +6,7 @@
 import { loadConfig } from '../config/index.js';
 import { startEphemeralStack } from '../provision/ephemeral.js';
 import { ensureKubeBinaries } from '../provision/kubernetes/index.js';
+import { ensureMoto } from '../provision/moto.js';
 
 export default async function setup(): Promise<() => Promise<void>> {
   const started = Date.now();
@@ -20,6 +21,11 @@ export default async function setup(): Promise<() => Promise<void>> {
     await stack.stop();
     throw err;
   });
+  // moto stands in for AWS in the EMR tests; each test file starts its own server from this venv.
+  const motoPython = await ensureMoto({ cacheDir: config.SPARK_RUNNER_CACHE }, log).catch(async (err: unknown) => {
+    await stack.stop();
+    throw err;
+  });
   Object.assign(process.env, {
     TEMPORAL_ADDRESS: stack.temporalAddress,
     DATABASE_URL: stack.databaseUrl,
@@ -29,6 +35,7 @@ export default async function setup(): Promise<() => Promise<void>> {
     SPARK_RUNNER_TEST_TMP: stack.tmp,
     KUBE_APISERVER: kube.kubeApiserver,
     ETCD: kube.etcd,
+    MOTO_PYTHON: motoPython,
   });
   log(
     `${stack.temporal.version}; Spark ${stack.spark.version}; kube-apiserver ${kube.version}; Temporal at ${stack.temporalAddress}; ready in ${Date.now() - started} ms`,
