@@ -57,5 +57,22 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // STYLE.md §15: a backend drives the placement it is given and never calls back into the gateway's decision.
+    files: ['gateway/backends/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/routing.js', '**/health.js', '**/placement.js', '**/gateway/index.js', '**/compose.js'],
+              message: 'Backends only drive what the gateway placed; they never import routing, health or placement.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
 );

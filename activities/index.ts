@@ -1,17 +1,27 @@
 /**
  * Activities: thin adapters between the execution workflow and the gateway/store (STYLE.md §3). Every one is
- * idempotent: backend submit is keyed by (execution, attempt) and every event id is deterministic, so Temporal
- * may retry any of them, or a restarted worker may run them again, without duplicating anything.
+ * idempotent: placement is recorded once per (execution, attempt), backend submit is keyed by (execution,
+ * attempt), and every event id is deterministic, so Temporal may retry any of them, or a restarted worker may run
+ * them again, without duplicating anything.
+ *
+ * Errors: a permanent refusal (the gateway or a backend) is a non-retryable `BackendRejection` failure; waiting
+ * for a team slot or for a backend is a benign retryable failure whose retry comes after a set delay (those
+ * retries leave no trace in the workflow history); anything else is transient and retried.
  */
-import { activityInfo } from '@temporalio/activity';
+import { activityInfo, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
-import { BackendRejection, type RunStatus, type VendorRun } from '../gateway/backend.js';
+import {
+  BackendRejection,
+  type AttemptRequest,
+  type Placement,
+  type RunStatus,
+  type VendorRun,
+} from '../gateway/backend.js';
 import type { SparkGateway } from '../gateway/index.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
 import type { FailureClass, TerminalState } from '../schema/states.js';
-import type { ExecutionStore } from '../store/executions.js';
-import { executionRecord } from '../service/submit.js';
-import type { CancelRequest, ExecutionInput, WorkflowSettings } from '../workflows/definitions.js';
+import { executionRecord, type ExecutionStore } from '../store/executions.js';
+import type { CancelRequest, ExecutionInput, ReapInput, WorkflowSettings } from '../workflows/definitions.js';
 
 export interface ActivityDeps {
   gateway: SparkGateway;
@@ -20,91 +30,157 @@ export interface ActivityDeps {
   settings: WorkflowSettings;
 }
 
+/** What one submit activity achieved. `unavailable` and `unreachable` come only from a `once` call. */
+export type SubmitOutcome =
+  | { kind: 'submitted'; run: VendorRun; placement: Placement }
+  /** No backend can take the attempt now. */
+  | { kind: 'unavailable'; reason: string }
+  /** The attempt was placed, but its backend does not accept it. */
+  | { kind: 'unreachable'; reason: string };
+
+export interface SubmitInput {
+  execution: ExecutionInput;
+  attempt: number;
+  resources: NormalizedJobSpec['resources'];
+  /** Try once and report why it could not submit, instead of waiting for a backend. */
+  once?: boolean;
+}
+
+/** How often a running submit heartbeats; the workflow's heartbeat timeout is a few of these. */
+export const SUBMIT_HEARTBEAT_MS = 5_000;
+
+function where(placement: Placement): string {
+  return placement.cluster && placement.cluster !== placement.backend
+    ? `${placement.backend} cluster ${placement.cluster}`
+    : placement.backend;
+}
+
+function rejected(err: unknown): never {
+  if (err instanceof BackendRejection) throw ApplicationFailure.nonRetryable(err.message, 'BackendRejection');
+  throw err;
+}
+
 export function createActivities({ gateway, store, clock, settings }: ActivityDeps) {
-  /** Writes the execution row unless the API already did (schedule-started executions have no API call). */
-  const ensureRecorded = (execution: ExecutionInput) =>
-    store.createExecution(executionRecord(execution, activityInfo().workflowExecution?.runId));
+  /** Places the attempt (recorded once) and submits it on that placement; see `submitAttempt`. */
+  async function submit(input: SubmitInput): Promise<SubmitOutcome> {
+    const { execution, attempt, resources, once } = input;
+    const request: AttemptRequest = {
+      executionId: execution.executionId,
+      attempt,
+      team: execution.team,
+      jobPath: execution.jobPath,
+      spec: { ...execution.spec, resources },
+    };
+    const decision = await gateway.place(request).catch(rejected);
+    if (decision.kind === 'unavailable') {
+      await store.setPending(execution.executionId, 'NO_BACKEND', decision.reason, clock.now());
+      if (once) return { kind: 'unavailable', reason: decision.reason };
+      throw ApplicationFailure.create({
+        type: 'NoBackend',
+        message: decision.reason,
+        nextRetryDelay: settings.placementRetryMs,
+        category: ApplicationFailureCategory.BENIGN,
+      });
+    }
+    const { placement } = decision;
+    let run: VendorRun;
+    try {
+      run = await gateway.backend(placement.backend).submit(request, placement);
+    } catch (err) {
+      if (err instanceof BackendRejection) rejected(err);
+      const reason = `${where(placement)} did not accept attempt ${attempt}: ${(err as Error).message}`;
+      await store.setPending(execution.executionId, 'SUBMITTING', reason, clock.now());
+      if (once) return { kind: 'unreachable', reason };
+      throw err;
+    }
+    await store.recordEvent({
+      executionId: execution.executionId,
+      attempt,
+      type: 'SUBMIT',
+      at: clock.now(),
+      payload: { ...run, placement, resources },
+      patch: {
+        state: 'SUBMITTED',
+        attempt,
+        backend: run.backend,
+        cluster: run.cluster,
+        namespace: run.namespace,
+        vendorRunId: run.vendorRunId,
+        vendorWebui: run.sparkUiUrl,
+        vendorLogsLink: run.logsUrl,
+        resources,
+        pendingReason: null,
+        runId: activityInfo().workflowExecution?.runId,
+        submittedAt: clock.now(),
+      },
+    });
+    return { kind: 'submitted', run, placement };
+  }
 
   return {
-    /**
-     * Waits for a free slot under the team's concurrency limit. Not admitted yet: fails with a retryable,
-     * benign error whose retry comes after the queue poll interval; those retries leave no trace in the history.
-     */
+    /** The first step: writes the execution row unless the API already did, and hands the workflow its settings. */
+    async begin(execution: ExecutionInput): Promise<WorkflowSettings> {
+      await store.createExecution(executionRecord(execution, activityInfo().workflowExecution?.runId));
+      return settings;
+    },
+
+    /** Waits for a free slot under the team's concurrency limit (pending_reason TEAM_QUEUE while it waits). */
     async admit(input: { execution: ExecutionInput; limit: number }): Promise<void> {
-      await ensureRecorded(input.execution);
-      if (await store.admit(input.execution.executionId, input.execution.team, input.limit)) return;
+      const { execution, limit } = input;
+      if (await store.admit(execution.executionId, execution.team, limit)) return;
+      const message = `team ${execution.team} is at its limit of ${limit} concurrent executions; queued`;
+      await store.setPending(execution.executionId, 'TEAM_QUEUE', message, clock.now());
       throw ApplicationFailure.create({
         type: 'TeamQueueFull',
-        message: `team ${input.execution.team} is at its limit of ${input.limit} concurrent executions; queued`,
+        message,
         nextRetryDelay: settings.teamQueuePollMs,
         category: ApplicationFailureCategory.BENIGN,
       });
     },
 
     /**
-     * Records the execution (if the API did not already), routes it, and submits one attempt. Returns the vendor
-     * run and the worker's settings. A backend's permanent rejection fails without retry.
+     * Places the attempt through the gateway (recorded once) and submits it on that placement. While no backend
+     * can take it, fails benignly and is retried every `placementRetryMs` (pending_reason NO_BACKEND); the
+     * workflow bounds that wait. With `once`, it tries once and reports why it could not submit instead.
      */
-    async submitAttempt(input: {
-      execution: ExecutionInput;
-      attempt: number;
-      resources: NormalizedJobSpec['resources'];
-    }): Promise<{ run: VendorRun; settings: WorkflowSettings }> {
-      const { execution, attempt, resources } = input;
-      const info = activityInfo();
-      await ensureRecorded(execution);
-      const spec = { ...execution.spec, resources };
-      let run: VendorRun;
+    async submitAttempt(input: SubmitInput): Promise<SubmitOutcome> {
+      // Heartbeats let Temporal retry a submit on another worker seconds after this one dies, not minutes.
+      const beat = setInterval(() => heartbeat(), SUBMIT_HEARTBEAT_MS);
       try {
-        run = await gateway.route(spec).submit({
-          executionId: execution.executionId,
-          attempt,
-          team: execution.team,
-          jobPath: execution.jobPath,
-          spec,
-        });
-      } catch (err) {
-        if (err instanceof BackendRejection) throw ApplicationFailure.nonRetryable(err.message, 'BackendRejection');
-        throw err;
+        return await submit(input);
+      } finally {
+        clearInterval(beat);
       }
-      await store.recordEvent({
-        executionId: execution.executionId,
-        attempt,
-        type: 'SUBMIT',
-        at: clock.now(),
-        payload: { ...run, resources },
-        patch: {
-          state: 'SUBMITTED',
-          attempt,
-          backend: run.backend,
-          cluster: run.cluster,
-          namespace: run.namespace,
-          vendorRunId: run.vendorRunId,
-          vendorWebui: run.sparkUiUrl,
-          vendorLogsLink: run.logsUrl,
-          resources,
-          runId: info.workflowExecution?.runId,
-          submittedAt: clock.now(),
-        },
-      });
-      return { run, settings };
     },
 
     /** The polling safety net: one status read. */
     async pollStatus(run: VendorRun): Promise<RunStatus> {
-      return gateway.get(run.backend).status(run);
+      return gateway.backend(run.backend).status(run);
     },
 
-    /** Records the cancel request, then stops the backend run (idempotent on the backend's side). */
-    async cancelRun(input: { run: VendorRun; reason: string; requestedBy?: string }): Promise<void> {
+    /**
+     * Stops an attempt's run, wherever it was placed: records CANCEL_REQUESTED, then asks the backend to cancel
+     * (idempotent there, and safe before submit returned a run id). An attempt never placed has nothing to stop.
+     */
+    async cancelRun(input: ReapInput): Promise<void> {
+      const placement = await store.recordedPlacement(input.executionId, input.attempt);
+      if (!placement) return;
       await store.recordEvent({
-        executionId: input.run.executionId,
-        attempt: input.run.attempt,
+        executionId: input.executionId,
+        attempt: input.attempt,
         type: 'CANCEL_REQUESTED',
         at: clock.now(),
         payload: { reason: input.reason, requestedBy: input.requestedBy ?? null },
       });
-      await gateway.get(input.run.backend).cancel(input.run);
+      await gateway
+        .backend(placement.backend)
+        .cancel({
+          executionId: input.executionId,
+          attempt: input.attempt,
+          placement,
+          ...(input.vendorRunId ? { vendorRunId: input.vendorRunId } : {}),
+        })
+        .catch(rejected);
     },
 
     async recordRunning(input: { executionId: string; attempt: number; status: RunStatus }): Promise<void> {
@@ -138,11 +214,12 @@ export function createActivities({ gateway, store, clock, settings }: ActivityDe
       change?: string;
       resources: NormalizedJobSpec['resources'];
     }): Promise<void> {
+      const at = clock.now();
       await store.recordEvent({
         executionId: input.executionId,
         attempt: input.attempt,
         type: 'RETRY',
-        at: clock.now(),
+        at,
         payload: {
           failureClass: input.failureClass,
           summary: input.summary,
@@ -152,7 +229,16 @@ export function createActivities({ gateway, store, clock, settings }: ActivityDe
           resources: input.resources,
         },
         // Between attempts the execution is accepted but not at a backend: PENDING.
-        patch: { state: 'PENDING', failureClass: input.failureClass, failureMessage: input.summary },
+        patch: {
+          state: 'PENDING',
+          failureClass: input.failureClass,
+          failureMessage: input.summary,
+          pendingReason: {
+            code: 'RETRY_BACKOFF',
+            message: `attempt ${input.nextAttempt} starts after a ${Math.round(input.delayMs / 1000)} s backoff (${input.failureClass}: ${input.summary})`,
+            since: at.toISOString(),
+          },
+        },
       });
     },
 
@@ -183,6 +269,7 @@ export function createActivities({ gateway, store, clock, settings }: ActivityDe
         patch: {
           state: input.state,
           endTime: at,
+          pendingReason: null,
           failureClass: input.failureClass ?? null,
           failureMessage: input.failureMessage ?? null,
         },

@@ -1,3 +1,4 @@
+import type { DryRun } from '../service/submit.js';
 import type { EventRow, ExecutionRow } from '../store/executions.js';
 
 /** GET /api/v1/jobs/{id}: the reference's status shape, plus attempts, placement and the error if any. */
@@ -18,7 +19,30 @@ export function jobStatusView(row: ExecutionRow) {
     spark_ui_url: row.vendorWebui,
     logs_url: `/api/v1/jobs/${row.executionId}/logs`,
     error: row.failureClass ? { class: row.failureClass, message: row.failureMessage } : null,
+    pending_reason: row.state === 'PENDING' && row.pendingReason ? row.pendingReason : null,
     resources: row.resources,
+  };
+}
+
+/** POST /api/v1/jobs?dryRun=true: the placement a submit would get now, with its reason, and its payload. */
+export function dryRunView(dry: DryRun) {
+  const placed = dry.decision.kind === 'placed' ? dry.decision.placement : undefined;
+  return {
+    dry_run: true,
+    execution_id: dry.executionId,
+    job_path: dry.jobPath,
+    backend: placed?.backend ?? null,
+    placement: placed
+      ? {
+          backend: placed.backend,
+          cluster: placed.cluster ?? null,
+          namespace: placed.namespace ?? null,
+          reason: placed.reason,
+        }
+      : null,
+    pending_reason: dry.decision.kind === 'unavailable' ? { code: 'NO_BACKEND', message: dry.decision.reason } : null,
+    spec: dry.spec,
+    payload: dry.payload ?? null,
   };
 }
 

@@ -12,7 +12,6 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { TokenRegistry, hashToken } from '../api/auth.js';
 import { startApiServer } from '../api/server.js';
-import { SparkGateway } from '../gateway/index.js';
 import { BENCH_JOB, openBenchEnv } from './env.js';
 import { percentile, printTable } from './stats.js';
 
@@ -34,7 +33,7 @@ export async function apiBench(argv: string[]): Promise<void> {
     {
       client: env.client,
       store: env.store,
-      gateway: new SparkGateway({ sim: env.sim }, 'sim'),
+      gateway: env.gateway,
       config: env.config,
       sparkHome: env.stack.spark.sparkHome,
       logger: pino({ level: 'warn' }),

@@ -9,6 +9,8 @@ import { createSimBackend } from '../gateway/backends/sim/index.js';
 import { startEphemeralStack, type EphemeralStack } from '../provision/ephemeral.js';
 import { openDatabase, type Database } from '../store/db.js';
 import { ExecutionStore } from '../store/executions.js';
+import { composeGateway } from '../gateway/compose.js';
+import type { SparkGateway } from '../gateway/index.js';
 import { startWorker, type RunningWorker } from '../worker/index.js';
 
 /** The job both benchmarks submit: a sim run that is RUNNING after 200 ms and SUCCEEDED after 1 s. */
@@ -26,6 +28,8 @@ export interface BenchEnv {
   client: Client;
   store: ExecutionStore;
   sim: ReturnType<typeof createSimBackend>;
+  /** An API-role gateway that knows the sim backend, for submits and the bench's API. */
+  gateway: SparkGateway;
   /** Absent when the bench runs without one (the API's own cost, with nothing executing the workflows). */
   worker: RunningWorker | undefined;
   close(): Promise<void>;
@@ -45,16 +49,25 @@ export async function openBenchEnv(taskQueue: string, options: { worker?: boolea
   const worker =
     options.worker === false
       ? undefined
-      : await startWorker({ config, backends: { sim }, logger: pino({ level: 'warn' }) });
+      : await startWorker({ config, extra: { sim }, logger: pino({ level: 'warn' }) });
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const database: Database = openDatabase(stack.databaseUrl, 20);
+  const store = new ExecutionStore(database.db);
+  const { gateway } = await composeGateway({
+    role: 'api',
+    config,
+    store,
+    logger: pino({ level: 'warn' }),
+    extra: { sim },
+  });
   return {
     stack,
     config,
     client,
-    store: new ExecutionStore(database.db),
+    store,
     sim,
+    gateway: gateway!,
     worker,
     async close() {
       await worker?.shutdown();

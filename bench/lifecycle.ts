@@ -34,7 +34,7 @@ export async function lifecycleBench(argv: string[]): Promise<void> {
           next += 1;
           const t0 = Date.now();
           const { execution } = await submitExecution(
-            { client, store, config },
+            { client, store, config, gateway: env.gateway },
             { team: 'bench', trigger: 'api', spec },
           );
           submittedAt.set(execution.executionId, t0);

@@ -4,11 +4,9 @@ import pino from 'pino';
 import { loadTokens } from '../api/auth.js';
 import { startApiServer } from '../api/server.js';
 import { ConfigError, loadConfig, temporalAddress } from '../config/index.js';
-import { SparkGateway } from '../gateway/index.js';
-import { startKubernetesGateway } from '../gateway/kubernetes-gateway.js';
+import { composeGateway } from '../gateway/compose.js';
 import { openDatabase } from '../store/db.js';
 import { ExecutionStore } from '../store/executions.js';
-import { createBackends } from '../worker/index.js';
 import { runMain } from './main.js';
 import { connectDependencies } from './runtime.js';
 
@@ -26,12 +24,9 @@ runMain('api', async () => {
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const database = openDatabase(databaseUrl);
   const store = new ExecutionStore(database.db);
-  // The API reads logs and describes payloads through the same backends; it never watches or submits.
-  const kubernetes = await startKubernetesGateway({ config, store, logger, watch: false });
-  const gateway = new SparkGateway(
-    { ...(kubernetes ? { kubernetes: kubernetes.backend } : {}), ...createBackends(config, spark, logger) },
-    config.DEFAULT_BACKEND,
-  );
+  // The API previews placements and reads logs through the same backends; it never probes, watches or submits.
+  const composition = await composeGateway({ role: 'api', config, logger, store, ...(spark ? { spark } : {}) });
+  const gateway = composition.gateway!;
   let server;
   try {
     server = await startApiServer(
@@ -48,7 +43,7 @@ runMain('api', async () => {
   logger.info(`API listening on ${server.url}`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      void Promise.allSettled([server.close(), kubernetes?.stop(), connection.close(), database.close()]).then(() =>
+      void Promise.allSettled([server.close(), composition.stop(), connection.close(), database.close()]).then(() =>
         process.exit(0),
       );
     });

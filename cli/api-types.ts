@@ -33,8 +33,12 @@ export interface SubmitAccepted {
 /** POST /api/v1/jobs?dryRun=true → 200. */
 export interface DryRunResult {
   dry_run: true;
-  backend: string;
-  job_path?: string;
+  execution_id: string;
+  job_path: string;
+  /** Null while no backend can take the job; `pending_reason` then says why. */
+  backend: string | null;
+  placement: { backend: string; cluster: string | null; namespace: string | null; reason: string } | null;
+  pending_reason: { code: string; message: string } | null;
   payload: unknown;
 }
 

@@ -109,6 +109,12 @@ export const ConfigSchema = z.object({
   GATEWAY_HEALTH_INTERVAL_MS: int(100, 3_600_000).default(10_000),
   /** A health probe slower than this marks the cluster unhealthy. */
   GATEWAY_HEALTH_TIMEOUT_MS: int(100, 60_000).default(3000),
+  /** An attempt no backend can take waits this long (visibly, as pending_reason NO_BACKEND), then ends FAILED/INFRA. */
+  GATEWAY_NO_BACKEND_TIMEOUT_MS: int(1000, 7 * 86_400_000).default(15 * 60_000),
+  /** A running attempt whose backend stays unreachable this long ends INFRA, and AR may place the next one elsewhere. */
+  GATEWAY_UNREACHABLE_TIMEOUT_MS: int(1000, 7 * 86_400_000).default(10 * 60_000),
+  /** How often an attempt that no backend can take is placed again. */
+  GATEWAY_PLACEMENT_RETRY_MS: int(100, 600_000).default(5000),
   /** Engine version -> full Spark version for SparkApplication.runtimeVersions, `engine=version` comma-separated. */
   SPARK_VERSIONS: z
     .string()

@@ -16,10 +16,12 @@
  *     region: us-west-2
  *     capacity: 50
  *     inCluster: true       # the service account of the pod Spark Runner runs in
- * emr:
- *   enabled: true
+ * emr:                    # optional: EMR on EKS as the fallback
  *   region: us-east-1
  *   virtualClusterId: abc123
+ *   executionRoleArn: arn:aws:iam::123456789012:role/spark-runner-jobs
+ *   releaseLabels: { "3.5": emr-7.9.0-latest }
+ *   logUri: s3://my-logs/spark-runner/
  * teamDomains:
  *   payments: data-control  # team -> domain; the namespace is <namespacePrefix><domain>
  * ```
@@ -74,15 +76,33 @@ export const ClusterConfigSchema = z
     }
   });
 
+/** EMR release labels look like `emr-7.9.0-latest` or `emr-7.9.0-20250101` (what StartJobRun accepts). */
+const releaseLabel = z
+  .string()
+  .regex(/^emr-\d+\.\d{1,2}\.\d+-(latest|\d{8})$/, 'must look like "emr-7.9.0-latest" or "emr-7.9.0-20250101"');
+
+/**
+ * EMR on EKS, the fallback backend. Credentials come from the standard AWS chain (environment, shared config
+ * and credentials files, web identity, instance metadata); nothing secret lives in this file.
+ */
 export const EmrConfigSchema = z
   .object({
-    /** EMR is a routing target only when enabled. */
+    /** EMR is a placement target only when enabled. */
     enabled: z.boolean().default(true),
+    /** AWS region of the virtual cluster, e.g. `us-east-1`. */
     region: z.string().min(1),
     /** EMR on EKS virtual cluster that StartJobRun targets. */
-    virtualClusterId: z.string().min(1).optional(),
-    executionRoleArn: z.string().min(1).optional(),
-    releaseLabel: z.string().min(1).optional(),
+    virtualClusterId: z.string().min(1),
+    /** IAM role the job runs as (`executionRoleArn` of StartJobRun). */
+    executionRoleArn: z.string().min(1),
+    /** Engine version -> EMR release label; a version missing here cannot run on EMR. */
+    releaseLabels: z.record(z.string().regex(/^\d+\.\d+$/, 'must be an engine version like "3.5"'), releaseLabel),
+    /** `s3://` prefix under which EMR writes driver and executor logs (monitoringConfiguration.s3MonitoringConfiguration). */
+    logUri: z.string().regex(/^s3:\/\/[^/]+/, 'must be an s3:// URI'),
+    /** An endpoint override for the EMR containers and S3 APIs (an emulator, a VPC endpoint). Unset: AWS's own. */
+    endpoint: z.url().optional(),
+    /** How often the worker lists the virtual cluster's job runs for status changes (one ListJobRuns per poll). */
+    statusPollIntervalMs: z.number().int().min(100).max(600_000).default(10_000),
   })
   .strict();
 

@@ -122,6 +122,8 @@ export interface HealthMonitorOptions {
   timeoutMs?: number;
   /** Called when a cluster's healthy flag flips (including its first result). */
   onChange?: (name: string, health: ClusterHealth) => void;
+  /** Called after every round with the snapshot (the worker records it for the processes that do not probe). */
+  onRound?: (snapshot: Record<string, ClusterHealth>) => void | Promise<void>;
   /** The probe; defaults to `probeCluster`. */
   probe?: (kc: KubeConfig) => Promise<ClusterHealth>;
 }
@@ -205,5 +207,6 @@ export class HealthMonitor {
         if (before?.healthy !== health.healthy) this.options.onChange?.(name, health);
       }),
     );
+    await Promise.resolve(this.options.onRound?.(this.snapshot())).catch(() => undefined);
   }
 }

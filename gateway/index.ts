@@ -1,42 +1,96 @@
 /**
- * The Spark Gateway: the one place that decides which backend (and, for Kubernetes, which cluster and namespace)
- * runs an attempt. The workflow and the API never choose a backend themselves.
+ * The Spark Gateway: the one place that decides where an attempt runs (backend, cluster, namespace, and why) and
+ * records it once per attempt, so a retried submit never moves. Backends only drive the placement they are given;
+ * the workflow and the API never choose a backend themselves. The rules are in placement.ts.
+ *
+ * The draw between clusters is seeded by (execution, attempt): a dry-run with an idempotency key derives the same
+ * execution id as the submit that follows it, so with unchanged health and load it shows the same cluster.
  */
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
 import type { BackendName } from '../schema/states.js';
-import { BackendRejection, type Backend } from './backend.js';
+import { BackendRejection, type AttemptRequest, type Backend, type Placement } from './backend.js';
+import {
+  assertPlaceable,
+  decidePlacement,
+  type ClusterView,
+  type Inventory,
+  type PlacementDecision,
+} from './placement.js';
+import { seededRandomFor } from './routing.js';
+
+export type { Inventory, PlacementDecision } from './placement.js';
+
+/** Where placements are recorded (the `placements` table): first writer wins. */
+export interface PlacementLog {
+  recorded(executionId: string, attempt: number): Promise<Placement | undefined>;
+  /** Records `placement` unless one exists; returns the one that stands. */
+  record(executionId: string, attempt: number, placement: Placement): Promise<Placement>;
+}
+
+export interface SparkGatewayOptions {
+  /** The submitting side of each backend this process can reach. */
+  backends: Partial<Record<BackendName, Backend>>;
+  /** What is configured besides the backends themselves: clusters, EMR, DEFAULT_BACKEND. */
+  inventory: Omit<Inventory, 'backends'>;
+  /** The clusters' health and load at this moment (the worker's monitor, or the health it recorded). */
+  view: () => Promise<ClusterView>;
+  /** Absent in a process that only previews placements (the API). */
+  placements?: PlacementLog;
+}
 
 export class SparkGateway {
-  private readonly defaultBackend: BackendName;
+  private readonly backends: Partial<Record<BackendName, Backend>>;
+  readonly inventory: Inventory;
 
-  /** `defaultBackend` unset: Kubernetes when it is configured, else local Spark. */
-  constructor(
-    private readonly backends: Partial<Record<BackendName, Backend>>,
-    defaultBackend?: BackendName,
-  ) {
-    this.defaultBackend = defaultBackend ?? (backends.kubernetes ? 'kubernetes' : 'local');
+  constructor(private readonly options: SparkGatewayOptions) {
+    this.backends = options.backends;
+    this.inventory = { ...options.inventory, backends: new Set(Object.keys(options.backends) as BackendName[]) };
   }
 
-  /** Backends this gateway can route to. */
-  get available(): Backend[] {
-    return Object.values(this.backends).filter((b): b is Backend => b !== undefined);
+  /** Backends this gateway can place on. */
+  get available(): BackendName[] {
+    return [...this.inventory.backends];
   }
 
-  /** Chooses the backend for a spec: its explicit preference, or the configured default for `auto`. */
-  route(spec: NormalizedJobSpec): Backend {
-    const name = spec.backend === 'auto' ? this.defaultBackend : spec.backend;
-    const backend = this.backends[name];
-    if (!backend) {
-      const known = Object.keys(this.backends).join(', ') || 'none';
-      throw new BackendRejection(`backend "${name}" is not configured here (configured: ${known})`);
-    }
-    return backend;
+  /** Throws `BackendRejection` when no placement could ever take this job here (a 422 at submit). */
+  assertPlaceable(spec: NormalizedJobSpec): void {
+    assertPlaceable(spec, this.inventory);
   }
 
-  /** The backend that owns an existing run. */
-  get(name: string): Backend {
+  /** Where the attempt would go now, without recording it (dry-run). A recorded placement stands. */
+  async preview(attempt: AttemptRequest): Promise<PlacementDecision> {
+    const recorded = await this.options.placements?.recorded(attempt.executionId, attempt.attempt);
+    if (recorded) return { kind: 'placed', placement: recorded };
+    return this.decide(attempt);
+  }
+
+  /** Places the attempt: the recorded placement if there is one, else a new decision, recorded first-writer-wins. */
+  async place(attempt: AttemptRequest): Promise<PlacementDecision> {
+    const log = this.options.placements;
+    if (!log) throw new Error('this process does not place attempts');
+    const recorded = await log.recorded(attempt.executionId, attempt.attempt);
+    if (recorded) return { kind: 'placed', placement: recorded };
+    const decision = await this.decide(attempt);
+    if (decision.kind !== 'placed') return decision;
+    return { kind: 'placed', placement: await log.record(attempt.executionId, attempt.attempt, decision.placement) };
+  }
+
+  /** The submitting side of a backend; a placement on one this process lacks is a permanent rejection. */
+  backend(name: string): Backend {
     const backend = this.backends[name as BackendName];
     if (!backend) throw new BackendRejection(`backend "${name}" is not configured here`);
     return backend;
+  }
+
+  /** The payload a submit on this placement would send. */
+  describe(attempt: AttemptRequest, placement: Placement): unknown {
+    return this.backend(placement.backend).describeSubmission(attempt, placement);
+  }
+
+  private async decide(attempt: AttemptRequest): Promise<PlacementDecision> {
+    this.assertPlaceable(attempt.spec);
+    const needsClusters = this.inventory.kubernetes !== undefined;
+    const view = needsClusters ? await this.options.view() : { health: {}, load: {} };
+    return decidePlacement(attempt, this.inventory, view, seededRandomFor(`${attempt.executionId}:${attempt.attempt}`));
   }
 }

@@ -1,6 +1,7 @@
 import { index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { executionStateEnum } from './enums.js';
 import type { NormalizedJobSpec } from './job-spec.js';
+import type { PendingReason } from './states.js';
 
 /**
  * One row per execution: the reference's Taulu Execution message plus attempt, placement, resources, failure
@@ -34,6 +35,8 @@ export const executions = pgTable(
     workflowId: text('workflow_id').notNull(),
     runId: text('run_id'),
     scheduledTime: timestamp('scheduled_time', { withTimezone: true }),
+    /** Why a PENDING execution is not at a backend yet (`{code, message}`); null once submitted. */
+    pendingReason: jsonb('pending_reason').$type<PendingReason>(),
     /** When the team's concurrency limit let this execution through to a backend (null while queued). */
     admittedAt: timestamp('admitted_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),

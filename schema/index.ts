@@ -3,3 +3,4 @@ export * from './jobs.js';
 export * from './executions.js';
 export * from './execution-events.js';
 export * from './placements.js';
+export * from './cluster-health.js';

@@ -40,3 +40,13 @@ export const FAILURE_CLASSES = [
   'UNKNOWN',
 ] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
+
+/** Why an execution is still PENDING, shown as `pending_reason` by the API. */
+export const PENDING_CODES = ['TEAM_QUEUE', 'NO_BACKEND', 'SUBMITTING', 'RETRY_BACKOFF'] as const;
+export type PendingCode = (typeof PENDING_CODES)[number];
+export interface PendingReason {
+  code: PendingCode;
+  message: string;
+  /** ISO-8601 time the execution started waiting for this reason. */
+  since: string;
+}

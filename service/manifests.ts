@@ -21,10 +21,13 @@ import {
   type AppliedSchedule,
   type ScheduleDeps,
 } from './schedules.js';
-import { assertEngineSupported, SubmitRejected, type SubmitDeps } from './submit.js';
+import { assertAcceptable, SubmitRejected, type SubmitDeps } from './submit.js';
 import { deployContinuousJob, removeContinuousJob } from './continuous.js';
 
-export type ManifestDeps = ScheduleDeps & { config: ScheduleDeps['config'] & SubmitDeps['config'] };
+export type ManifestDeps = ScheduleDeps & {
+  config: ScheduleDeps['config'] & SubmitDeps['config'];
+  gateway: SubmitDeps['gateway'];
+};
 
 /** Who applies: members only their own team; admins any. */
 export interface Actor {
@@ -102,11 +105,11 @@ async function planOne(deps: ManifestDeps, job: ManifestJob): Promise<JobPlan> {
   };
 }
 
-/** Checks every job before anything is written: team access and supported engine versions. */
+/** Checks every job before anything is written: team access, and what a submit of it would check. */
 function preflight(deps: ManifestDeps, actor: Actor, jobs: ManifestJob[]): void {
   for (const job of jobs) {
     assertAllowed(actor, job.team);
-    assertEngineSupported(deps.config, job.spec);
+    assertAcceptable(deps, job.spec);
   }
 }
 

@@ -9,9 +9,11 @@
 import crypto from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Config } from '../config/index.js';
+import { BackendRejection } from '../gateway/backend.js';
+import type { PlacementDecision, SparkGateway } from '../gateway/index.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
 import type { Trigger } from '../schema/states.js';
-import type { ExecutionRow, ExecutionStore, NewExecution } from '../store/executions.js';
+import { executionRecord, type ExecutionRow, type ExecutionStore } from '../store/executions.js';
 import { canonicalHash, executionIdFor, workflowIdFor } from '../store/ids.js';
 import {
   EXECUTION_WORKFLOW,
@@ -25,6 +27,8 @@ import {
 export interface SubmitDeps {
   client: Client;
   store: ExecutionStore;
+  /** Answers whether this deployment could ever place the job (a backend it has, EMR able to reach the files). */
+  gateway: Pick<SparkGateway, 'assertPlaceable'>;
   config: Pick<
     Config,
     'TEMPORAL_TASK_QUEUE' | 'ENGINE_VERSIONS' | 'TEAM_CONCURRENCY_LIMITS' | 'DEFAULT_TEAM_CONCURRENCY'
@@ -69,10 +73,30 @@ export function assertEngineSupported(config: Pick<Config, 'ENGINE_VERSIONS'>, s
   }
 }
 
+/**
+ * Everything that makes a well-formed job unacceptable here, checked before anything is written: an engine version
+ * this deployment does not offer (422 on `engineVersion`), or no backend that could ever take it (422 on
+ * `backend`: one that is not configured, or EMR asked for files it cannot reach).
+ */
+export function assertAcceptable(deps: Pick<SubmitDeps, 'config' | 'gateway'>, spec: NormalizedJobSpec): void {
+  assertEngineSupported(deps.config, spec);
+  try {
+    deps.gateway.assertPlaceable(spec);
+  } catch (err) {
+    if (err instanceof BackendRejection) throw new SubmitRejected(err.message, 422, 'backend');
+    throw err;
+  }
+}
+
+/** The execution id a submit gets: derived from (team, key) when keyed, so a repeat finds the same execution. */
+function executionIdOf(team: string, idempotencyKey: string | undefined): string {
+  return idempotencyKey ? executionIdFor(team, idempotencyKey) : crypto.randomUUID();
+}
+
 export async function submitExecution(deps: SubmitDeps, request: SubmitRequest): Promise<Submitted> {
   const { spec, team } = request;
-  assertEngineSupported(deps.config, spec);
-  const executionId = request.idempotencyKey ? executionIdFor(team, request.idempotencyKey) : crypto.randomUUID();
+  assertAcceptable(deps, spec);
+  const executionId = executionIdOf(team, request.idempotencyKey);
   const requestHash = canonicalHash({ team, owner: request.owner ?? null, spec });
   // Only a keyed submit can repeat; a fresh random id cannot exist yet.
   const existing = request.idempotencyKey ? await deps.store.getExecution(executionId) : undefined;
@@ -120,24 +144,37 @@ export async function submitExecution(deps: SubmitDeps, request: SubmitRequest):
   return { execution: assertSameRequest(row, requestHash), created };
 }
 
+export interface DryRun {
+  executionId: string;
+  jobPath: string;
+  spec: NormalizedJobSpec;
+  /** Where the first attempt would go now, or why it would wait. */
+  decision: PlacementDecision;
+  /** The backend payload for that placement; absent while no backend can take it. */
+  payload?: unknown;
+}
+
 /**
- * The executions row for a workflow input. The API writes it at submit; the workflow's first activity writes the
- * same row (schedule- and loop-started executions have no API call), so both go through here.
+ * A dry-run: the checks a submit makes, then the placement its first attempt would get now and the payload for
+ * that backend. Creates nothing. With an idempotency key it derives the submit's own execution id, so the seeded
+ * choice between clusters is the one the submit that follows it gets.
  */
-export function executionRecord(input: ExecutionInput, runId?: string): NewExecution {
+export async function previewSubmission(
+  deps: Pick<SubmitDeps, 'config'> & { gateway: Pick<SparkGateway, 'assertPlaceable' | 'preview' | 'describe'> },
+  request: Omit<SubmitRequest, 'trigger'>,
+): Promise<DryRun> {
+  const { spec, team } = request;
+  assertAcceptable(deps, spec);
+  const executionId = executionIdOf(team, request.idempotencyKey);
+  const jobPath = `${team}/${spec.name}`;
+  const attempt = { executionId, attempt: 1, team, jobPath, spec };
+  const decision = await deps.gateway.preview(attempt);
   return {
-    executionId: input.executionId,
-    jobPath: input.jobPath,
-    team: input.team,
-    owner: input.owner,
-    trigger: input.trigger,
-    spec: input.spec,
-    resources: input.spec.resources,
-    idempotencyKey: input.idempotencyKey,
-    requestHash: input.requestHash,
-    workflowId: workflowIdFor(input.executionId),
-    runId,
-    scheduledTime: input.scheduledTime ? new Date(input.scheduledTime) : undefined,
+    executionId,
+    jobPath,
+    spec,
+    decision,
+    ...(decision.kind === 'placed' ? { payload: deps.gateway.describe(attempt, decision.placement) } : {}),
   };
 }
 

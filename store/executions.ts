@@ -6,10 +6,14 @@
  * deterministic event id; a replayed event changes nothing.
  */
 import { and, asc, desc, eq, gte, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm';
-import { executionEvents, executions, jobs, placements } from '../schema/index.js';
-import type { EventType, ExecutionState } from '../schema/states.js';
+import type { Placement } from '../gateway/backend.js';
+import type { ClusterHealth } from '../gateway/health.js';
+import type { PlacementLog } from '../gateway/index.js';
+import { clusterHealth, executionEvents, executions, jobs, placements } from '../schema/index.js';
+import type { EventType, ExecutionState, PendingCode, PendingReason } from '../schema/states.js';
 import type { Db } from './db.js';
-import { eventIdFor } from './ids.js';
+import type { ExecutionInput } from '../workflows/definitions.js';
+import { eventIdFor, workflowIdFor } from './ids.js';
 
 export type ExecutionRow = typeof executions.$inferSelect;
 export type NewExecution = typeof executions.$inferInsert;
@@ -38,6 +42,27 @@ export interface ExecutionFilter {
   limit: number;
   /** Opaque cursor from a previous page. */
   cursor?: string;
+}
+
+/**
+ * The executions row for a workflow input. The API writes it at submit; the workflow's first activity writes the
+ * same row (schedule- and loop-started executions have no API call), so both go through here.
+ */
+export function executionRecord(input: ExecutionInput, runId?: string): NewExecution {
+  return {
+    executionId: input.executionId,
+    jobPath: input.jobPath,
+    team: input.team,
+    owner: input.owner,
+    trigger: input.trigger,
+    spec: input.spec,
+    resources: input.spec.resources,
+    idempotencyKey: input.idempotencyKey,
+    requestHash: input.requestHash,
+    workflowId: workflowIdFor(input.executionId),
+    runId,
+    scheduledTime: input.scheduledTime ? new Date(input.scheduledTime) : undefined,
+  };
 }
 
 export class ExecutionStore {
@@ -123,6 +148,23 @@ export class ExecutionStore {
   }
 
   /**
+   * Says why a PENDING execution is still waiting. The `since` of the same code is kept, so it tells how long it
+   * has waited for that reason; a row that has moved past PENDING is left alone.
+   */
+  async setPending(executionId: string, code: PendingCode, message: string, at: Date): Promise<void> {
+    const reason: PendingReason = { code, message, since: at.toISOString() };
+    await this.db
+      .update(executions)
+      .set({
+        pendingReason: sql`case when ${executions.pendingReason}->>'code' = ${code}
+          then jsonb_set(${executions.pendingReason}, '{message}', to_jsonb(${message}::text))
+          else ${JSON.stringify(reason)}::jsonb end`,
+        updatedAt: new Date(),
+      })
+      .where(and(eq(executions.executionId, executionId), eq(executions.state, 'PENDING')));
+  }
+
+  /**
    * Admits the execution past its team's concurrency limit if a slot is free, first come first served: an
    * execution goes through only when fewer than `limit` of the team's admitted executions are unfinished and
    * no older queued execution of the team is still waiting for the slot. Serialized per team with an advisory
@@ -143,35 +185,98 @@ export class ExecutionStore {
       const { admitted, active, ahead } = rows[0]!;
       if (admitted) return true;
       if (active + ahead >= limit) return false;
-      await tx.update(executions).set({ admittedAt: new Date() }).where(eq(executions.executionId, executionId));
+      await tx
+        .update(executions)
+        .set({ admittedAt: new Date(), pendingReason: null })
+        .where(eq(executions.executionId, executionId));
       return true;
     });
   }
 
-  /**
-   * The cluster for an attempt: the one decided earlier if any, else `decide()`'s answer, recorded first-writer-
-   * wins so concurrent or retried submits of one attempt agree.
-   */
-  async placement(
-    executionId: string,
-    attempt: number,
-    decide: () => Promise<{ cluster: string; reason?: string }>,
-  ): Promise<string> {
-    const existing = await this.db
-      .select({ cluster: placements.cluster })
+  /** The placement recorded for an attempt, if any. */
+  async recordedPlacement(executionId: string, attempt: number): Promise<Placement | undefined> {
+    const [row] = await this.db
+      .select()
       .from(placements)
       .where(and(eq(placements.executionId, executionId), eq(placements.attempt, attempt)));
-    if (existing[0]) return existing[0].cluster;
-    const decision = await decide();
+    if (!row) return undefined;
+    return {
+      backend: row.backend,
+      ...(row.cluster !== null ? { cluster: row.cluster } : {}),
+      ...(row.namespace !== null ? { namespace: row.namespace } : {}),
+      reason: row.reason ?? '',
+    };
+  }
+
+  /** Records an attempt's placement first-writer-wins; returns the one that stands. */
+  async recordPlacement(executionId: string, attempt: number, placement: Placement): Promise<Placement> {
     await this.db
       .insert(placements)
-      .values({ executionId, attempt, cluster: decision.cluster, reason: decision.reason })
+      .values({ executionId, attempt, ...placement })
       .onConflictDoNothing();
-    const [row] = await this.db
-      .select({ cluster: placements.cluster })
-      .from(placements)
-      .where(and(eq(placements.executionId, executionId), eq(placements.attempt, attempt)));
-    return row!.cluster;
+    return (await this.recordedPlacement(executionId, attempt))!;
+  }
+
+  /** The gateway's view of `placements`. */
+  placementLog(): PlacementLog {
+    return {
+      recorded: (executionId, attempt) => this.recordedPlacement(executionId, attempt),
+      record: (executionId, attempt, placement) => this.recordPlacement(executionId, attempt, placement),
+    };
+  }
+
+  /** Records the latest probe of each cluster (upsert). */
+  async recordClusterHealth(health: Record<string, ClusterHealth>): Promise<void> {
+    const rows = Object.entries(health)
+      .filter(([, h]) => h.checkedAt)
+      .map(([cluster, h]) => ({
+        cluster,
+        healthy: h.healthy,
+        reason: h.reason ?? null,
+        checkedAt: new Date(h.checkedAt),
+      }));
+    if (rows.length === 0) return;
+    await this.db
+      .insert(clusterHealth)
+      .values(rows)
+      .onConflictDoUpdate({
+        target: clusterHealth.cluster,
+        set: { healthy: sql`excluded.healthy`, reason: sql`excluded.reason`, checkedAt: sql`excluded.checked_at` },
+      });
+  }
+
+  /**
+   * The recorded health of each cluster. A probe older than `staleAfterMs` no longer counts: no process has
+   * probed the cluster since, so it reads unhealthy with that said.
+   */
+  async clusterHealth(names: readonly string[], staleAfterMs: number): Promise<Record<string, ClusterHealth>> {
+    const rows = names.length
+      ? await this.db
+          .select()
+          .from(clusterHealth)
+          .where(inArray(clusterHealth.cluster, [...names]))
+      : [];
+    const now = Date.now();
+    const out: Record<string, ClusterHealth> = {};
+    for (const name of names) {
+      const row = rows.find((r) => r.cluster === name);
+      if (!row)
+        out[name] = { healthy: false, reason: 'no health probe recorded yet (is a worker running?)', checkedAt: '' };
+      else if (now - row.checkedAt.getTime() > staleAfterMs) {
+        out[name] = {
+          healthy: false,
+          reason: `no health probe since ${row.checkedAt.toISOString()} (is a worker running?)`,
+          checkedAt: row.checkedAt.toISOString(),
+        };
+      } else {
+        out[name] = {
+          healthy: row.healthy,
+          ...(row.reason !== null ? { reason: row.reason } : {}),
+          checkedAt: row.checkedAt.toISOString(),
+        };
+      }
+    }
+    return out;
   }
 
   /** Executions at a Kubernetes backend now, per cluster: the load the router balances. */

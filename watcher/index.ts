@@ -11,8 +11,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { ConfigError, type Config } from '../config/index.js';
-import { startKubernetesGateway } from '../gateway/kubernetes-gateway.js';
-import { forwardStatus } from '../gateway/status-forwarder.js';
+import { loadGatewayConfig } from '../gateway/clusters.js';
+import { composeGateway } from '../gateway/compose.js';
+import { forwardStatus } from '../worker/status-forwarder.js';
 
 export interface WatcherReport {
   status: 'up' | 'down';
@@ -36,16 +37,17 @@ export interface WatcherOptions {
 }
 
 export async function startWatcher({ config, logger, address }: WatcherOptions): Promise<RunningWatcher> {
-  const gateway = await startKubernetesGateway({ config, logger, watch: true });
-  if (!gateway) {
+  const clusters = config.GATEWAY_CONFIG ? loadGatewayConfig(config.GATEWAY_CONFIG).clusters : [];
+  if (clusters.length === 0) {
     throw new ConfigError('the watcher follows Kubernetes clusters: set GATEWAY_CONFIG to the clusters file');
   }
+  const gateway = await composeGateway({ role: 'watcher', config, logger });
   const connection = await Connection.connect({ address }).catch(async (err: unknown) => {
     await gateway.stop();
     throw err;
   });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-  const forwarder = forwardStatus([gateway.backend], client, logger);
+  const forwarder = forwardStatus(gateway.statusSources, client, logger);
 
   const report = async (): Promise<WatcherReport> => {
     let temporal: WatcherReport['temporal'] = { status: 'up' };
@@ -54,9 +56,9 @@ export async function startWatcher({ config, logger, address }: WatcherOptions):
     } catch (err) {
       temporal = { status: 'down', error: (err as Error).message };
     }
-    const health = gateway.monitor.snapshot();
-    const clusters = Object.fromEntries(
-      gateway.gateway.clusters.map((c) => [
+    const health = gateway.monitor!.snapshot();
+    const report = Object.fromEntries(
+      clusters.map((c) => [
         c.name,
         {
           healthy: health[c.name]?.healthy ?? false,
@@ -64,7 +66,7 @@ export async function startWatcher({ config, logger, address }: WatcherOptions):
         },
       ]),
     );
-    return { status: temporal.status, temporal, clusters };
+    return { status: temporal.status, temporal, clusters: report };
   };
 
   const server = http.createServer((req, res) => {
@@ -92,10 +94,7 @@ export async function startWatcher({ config, logger, address }: WatcherOptions):
   }
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.WATCHER_HOST}:${port}`;
-  logger.info(
-    { clusters: gateway.gateway.clusters.map((c) => c.name), lease: config.WATCH_LEASE_NAMESPACE },
-    'watching',
-  );
+  logger.info({ clusters: clusters.map((c) => c.name), lease: config.WATCH_LEASE_NAMESPACE }, 'watching');
 
   let stopping: Promise<void> | undefined;
   return {

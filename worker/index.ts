@@ -1,6 +1,6 @@
 /**
- * Assembles a worker: the Temporal Worker with the execution workflow and its activities, plus the status
- * forwarder that turns backend watch() changes into workflow signals. Used by bin/worker.ts, `npm run dev`
+ * Assembles a worker: the Temporal Worker with the execution workflow and its activities, the gateway's worker
+ * composition (gateway/compose.ts), and the status forwarder that turns status sources' changes into signals. Used by bin/worker.ts, `npm run dev`
  * and the tests (each test file with its own task queue).
  */
 import { Client, Connection } from '@temporalio/client';
@@ -11,16 +11,15 @@ import pino, { type Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
 import { createContinuousActivities } from '../activities/continuous.js';
 import type { Config } from '../config/index.js';
-import { dataPaths, temporalAddress } from '../config/index.js';
-import type { Backend } from '../gateway/backend.js';
-import { createLocalBackend } from '../gateway/backends/local/index.js';
-import { SparkGateway } from '../gateway/index.js';
-import { startKubernetesGateway } from '../gateway/kubernetes-gateway.js';
-import { forwardStatus, type StatusForwarder } from '../gateway/status-forwarder.js';
+import { temporalAddress } from '../config/index.js';
+import type { Backend, StatusSource } from '../gateway/backend.js';
+import { composeGateway, type Composition, type SparkInstallation } from '../gateway/compose.js';
+import type { SparkGateway } from '../gateway/index.js';
 import type { BackendName } from '../schema/states.js';
 import { openDatabase, type Database } from '../store/db.js';
 import { ExecutionStore } from '../store/executions.js';
 import type { WorkflowSettings } from '../workflows/definitions.js';
+import { forwardStatus, type StatusForwarder } from './status-forwarder.js';
 
 /** The workflow code's entry module (workflows/index.ts from source, .js in the built package). */
 export const WORKFLOWS_PATH = path.join(
@@ -32,31 +31,6 @@ export const WORKFLOWS_PATH = path.join(
 /** `npm run build` bundles the workflow code ahead of time; a worker started from dist/ loads it instead of webpack. */
 export const PREBUILT_WORKFLOW_BUNDLE = path.join(import.meta.dirname, '..', 'workflows', 'bundle.js');
 
-export interface SparkInstallation {
-  sparkHome: string;
-  python?: string;
-}
-
-/** Builds the backends this process can reach from config (kubernetes and emr arrive with their issues). */
-export function createBackends(
-  config: Config,
-  spark: SparkInstallation | undefined,
-  logger: Logger,
-): Partial<Record<BackendName, Backend>> {
-  const backends: Partial<Record<BackendName, Backend>> = {};
-  if (spark) {
-    backends.local = createLocalBackend({
-      sparkHome: spark.sparkHome,
-      pythonExecutable: spark.python,
-      runsDir: dataPaths(config).runsDir,
-      master: config.LOCAL_SPARK_MASTER,
-      watchIntervalMs: config.LOCAL_WATCH_INTERVAL_MS,
-      logger: logger.child({ backend: 'local' }),
-    });
-  }
-  return backends;
-}
-
 export function settingsFrom(config: Config): WorkflowSettings {
   return {
     pollIntervalMs: config.STATUS_POLL_INTERVAL_MS,
@@ -64,6 +38,9 @@ export function settingsFrom(config: Config): WorkflowSettings {
     maxMemoryMb: config.AR_MAX_MEMORY_MB,
     maxBackoffMs: config.AR_MAX_BACKOFF_MS,
     teamQueuePollMs: config.TEAM_QUEUE_POLL_MS,
+    noBackendTimeoutMs: config.GATEWAY_NO_BACKEND_TIMEOUT_MS,
+    unreachableTimeoutMs: config.GATEWAY_UNREACHABLE_TIMEOUT_MS,
+    placementRetryMs: config.GATEWAY_PLACEMENT_RETRY_MS,
   };
 }
 
@@ -91,8 +68,10 @@ function installRuntime(level: Config['LOG_LEVEL']): void {
 
 export interface WorkerOptions {
   config: Config;
-  /** Extra or replacement backends (tests add `sim`). */
-  backends: Partial<Record<BackendName, Backend>>;
+  /** Spark for the local backend; absent when LOCAL_BACKEND_ENABLED=false. */
+  spark?: SparkInstallation;
+  /** Extra or replacement backends (tests add `sim`); one that can watch is a status source too. */
+  extra?: Partial<Record<BackendName, Backend & Partial<StatusSource>>>;
   logger?: Logger;
 }
 
@@ -101,6 +80,7 @@ export interface RunningWorker {
   database: Database;
   store: ExecutionStore;
   gateway: SparkGateway;
+  composition: Composition;
   /** Resolves when the worker has stopped. */
   done: Promise<void>;
   shutdown(): Promise<void>;
@@ -108,20 +88,23 @@ export interface RunningWorker {
 
 export async function startWorker({
   config,
-  backends,
+  spark,
+  extra,
   logger = pino({ level: config.LOG_LEVEL }),
 }: WorkerOptions): Promise<RunningWorker> {
   installRuntime(config.LOG_LEVEL);
   const address = temporalAddress(config);
   const database = openDatabase(config.DATABASE_URL!);
   const store = new ExecutionStore(database.db);
-  // With WORKER_WATCHES_KUBERNETES=false a separate watcher process (bin/watcher.ts) follows the clusters.
-  const watchKubernetes = config.WORKER_WATCHES_KUBERNETES;
-  const kubernetes = await startKubernetesGateway({ config, store, logger, watch: watchKubernetes });
-  const gateway = new SparkGateway(
-    { ...(kubernetes ? { kubernetes: kubernetes.backend } : {}), ...backends },
-    config.DEFAULT_BACKEND,
-  );
+  const composition = await composeGateway({
+    role: 'worker',
+    config,
+    logger,
+    store,
+    ...(spark ? { spark } : {}),
+    ...(extra ? { extra } : {}),
+  });
+  const gateway = composition.gateway!;
   const nativeConnection = await NativeConnection.connect({ address });
   const clientConnection = await Connection.connect({ address });
   const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
@@ -137,17 +120,16 @@ export async function startWorker({
       ...createContinuousActivities({ client }),
     },
   });
-  const watched = gateway.available.filter((b) => b.name !== 'kubernetes' || watchKubernetes);
-  const forwarder: StatusForwarder = forwardStatus(watched, client, logger);
+  const forwarder: StatusForwarder = forwardStatus(composition.statusSources, client, logger);
   const done = worker.run();
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     (stopping ??= (async () => {
       await forwarder.stop();
-      await kubernetes?.stop();
+      await composition.stop();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await done.catch(() => undefined);
       await Promise.allSettled([nativeConnection.close(), clientConnection.close(), database.close()]);
     })());
-  return { worker, database, store, gateway, done, shutdown };
+  return { worker, database, store, gateway, composition, done, shutdown };
 }

@@ -4,7 +4,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { RunStatus, VendorRun } from '../gateway/backend.js';
+import type { Placement, RunStatus, VendorRun } from '../gateway/backend.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
 import type { ExecutionState, FailureClass, Trigger } from '../schema/states.js';
 
@@ -30,6 +30,12 @@ export interface WorkflowSettings {
   maxMemoryMb: number;
   maxBackoffMs: number;
   teamQueuePollMs: number;
+  /** How long an attempt may wait for a backend to take it before the execution ends FAILED/INFRA. */
+  noBackendTimeoutMs: number;
+  /** How long a running attempt's backend may stay unreachable before the attempt ends INFRA. */
+  unreachableTimeoutMs: number;
+  /** How often an attempt that no backend can take is placed again. */
+  placementRetryMs: number;
 }
 
 export interface ExecutionSnapshot {
@@ -37,6 +43,7 @@ export interface ExecutionSnapshot {
   state: ExecutionState;
   attempt: number;
   backend?: string;
+  placement?: Placement;
   vendorRunId?: string;
   sparkUiUrl?: string;
   resources: NormalizedJobSpec['resources'];
@@ -80,3 +87,12 @@ export const SA_SCHEDULED_START_TIME = defineSearchAttributeKey(
 );
 
 export const EXECUTION_WORKFLOW = 'executionWorkflow';
+
+/** What the reaper stops: an attempt given up on while its backend may still run it. */
+export interface ReapInput {
+  executionId: string;
+  attempt: number;
+  vendorRunId?: string;
+  reason: string;
+  requestedBy?: string;
+}

@@ -1,73 +1,97 @@
 /**
  * The execution workflow: one durable run per execution (Submit / Check / Cancel of the reference's Spark Runner).
  *
- *                 submitAttempt (idempotent per execution+attempt)
- *   PENDING ──────────────────────────────► SUBMITTED
- *      │                                       │ status RUNNING (signal, or the polling safety net)
- *      │ requested.cancel                                ▼
- *      │                                    RUNNING
- *      │                                       │ status SUCCEEDED / FAILED / CANCELLED
- *      │                                       ▼
- *      │               ┌──── SUCCEEDED   (TERMINAL + METRICS_SUMMARY events)
- *      │               ├──── FAILED ─────► AR: classifyFailure()
- *      │               │                     ├─ retriable and attempts left: RETRY event, backoff,
- *      │               │                     │  next attempt (OOM: 50% more of the memory that ran out)
- *      │               │                     │  ──► SUBMITTED (attempt + 1)
- *      │               │                     └─ user error / no attempts left / memory cap ─► FAILED
- *      └──────────────►└──── CANCELLED   (requested.cancel Update, or the backend run was removed)
+ *            ┌─ admit ─┐  team at its concurrency limit: wait in its FIFO queue (pending_reason TEAM_QUEUE)
+ *            │         ▼
+ *   PENDING ─┴─► submit ──────────────────────────────► SUBMITTED ─► await ─► RUNNING ─► await ─┐
+ *                 │  the gateway places the attempt (recorded once) and          status by signal │
+ *                 │  its backend submits it; no backend can take it: wait        (poll as safety  │
+ *                 │  (NO_BACKEND), for at most GATEWAY_NO_BACKEND_TIMEOUT_MS     net)             │
+ *                 │  ──► FAILED/INFRA, not retried                                                 │
+ *                 ▲                                                                                ▼
+ *                 │ backoff (RETRY_BACKOFF)     ┌──────────── the attempt ended ───────────────────┘
+ *                 │                             ├─ SUCCEEDED ──────────────────────────► finish SUCCEEDED
+ *                 └──── retry ◄── FAILED ───────┤  (also: backend unreachable for GATEWAY_UNREACHABLE_TIMEOUT_MS,
+ *                        │ AR: classifyFailure  │   an INFRA failure; the attempt is handed to the reaper)
+ *                        │ planRetry            └─ CANCELLED (the run was removed) ──────► finish CANCELLED
+ *                        └─ not retriable / no attempts left / memory cap ──────────────► finish FAILED
  *
- *   A team at its concurrency limit keeps new executions PENDING, first come first served, until a slot frees.
- *   An execution deadline (spec.timeoutSeconds) cancels the backend run and ends FAILED with class TIMEOUT.
+ *   Every wait races cancel and the deadline (spec.timeoutSeconds, across attempts): a cancel Update finishes
+ *   CANCELLED, the deadline FAILED/TIMEOUT. A run that may exist is stopped first (`cancelRun`, bounded; a submit in
+ *   flight is awaited until it has ended, so the run it starts is stopped too); when its backend cannot be
+ *   reached, the reaper workflow (reap-attempt.ts) keeps trying after this workflow has ended.
  *
- * Status is pushed: the worker forwards every backend watch() change as a `status` signal. A slow, bounded
- * poll (pollStatus activity) catches anything a lost signal would have hidden. Store writes are local
- * activities (one marker event each) to keep the history short; backend calls are ordinary activities.
+ * Layout (STYLE.md §16): `executionWorkflow` is a loop that dispatches on the step to one function per step;
+ * each returns the next step. The mutable state lives in one `Run` object, and `installHandlers` sets the signal,
+ * query and Update handlers on it. Store writes are local activities (one marker event each) to keep the history
+ * short; backend calls are ordinary activities.
  */
 import {
-  condition,
-  executeChild,
-  uuid4,
-  workflowInfo,
-  proxyActivities,
-  proxyLocalActivities,
-  setHandler,
-  upsertSearchAttributes,
-  upsertMemo,
-  allHandlersFinished,
-  CancellationScope,
   ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
+  ParentClosePolicy,
+  TimeoutFailure,
+  allHandlersFinished,
+  condition,
+  executeChild,
+  isCancellation,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  sleep,
+  startChild,
+  upsertMemo,
+  upsertSearchAttributes,
+  uuid4,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
-import type { RunStatus, VendorRun } from '../gateway/backend.js';
+import type { FailureInfo, Placement, RunStatus, VendorRun } from '../gateway/backend.js';
 import { classifyFailure } from '../runner/classify.js';
 import { planRetry } from '../runner/retry.js';
+import type { NormalizedJobSpec } from '../schema/job-spec.js';
 import type { ExecutionState, FailureClass, TerminalState } from '../schema/states.js';
 import { isTerminal } from '../schema/states.js';
 import {
-  cancelUpdate,
-  checkQuery,
-  statusSignal,
   SA_BACKEND,
   SA_JOB_PATH,
   SA_SCHEDULED_START_TIME,
   SA_STATE,
   SA_TEAM,
   SA_TRIGGER,
+  cancelUpdate,
+  checkQuery,
+  statusSignal,
   type CancelRequest,
   type ExecutionInput,
   type ExecutionResult,
   type ExecutionSnapshot,
+  type ReapInput,
   type WorkflowSettings,
 } from './definitions.js';
+import { reapAttemptWorkflow } from './reap-attempt.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const backend = proxyActivities<Pick<Activities, 'submitAttempt' | 'pollStatus' | 'cancelRun'>>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+/** No submit attempt runs longer than this; its heartbeats notice a dead worker much sooner. */
+const SUBMIT_START_TO_CLOSE_MS = 2 * 60_000;
+
+const backendRetry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' } as const;
+
+/** One status read: short and bounded, since a failed read is itself the signal that the backend is unreachable. */
+const polling = proxyActivities<Pick<Activities, 'pollStatus'>>({
+  startToCloseTimeout: '30 seconds',
+  retry: { ...backendRetry, maximumAttempts: 2 },
   cancellationType: ActivityCancellationType.TRY_CANCEL,
+});
+
+/** Stopping a run before finishing: bounded, and the reaper takes over when the backend does not answer. */
+const stopping = proxyActivities<Pick<Activities, 'cancelRun'>>({
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '1 minute',
+  retry: backendRetry,
 });
 
 /** Team admission: retried on the queue poll interval the activity sets, until a slot frees or the run is cancelled. */
@@ -77,10 +101,29 @@ const queue = proxyActivities<Pick<Activities, 'admit'>>({
   cancellationType: ActivityCancellationType.TRY_CANCEL,
 });
 
-const store = proxyLocalActivities<Pick<Activities, 'recordRunning' | 'recordLinks' | 'recordRetry' | 'finalize'>>({
+const store = proxyLocalActivities<
+  Pick<Activities, 'begin' | 'recordRunning' | 'recordLinks' | 'recordRetry' | 'finalize'>
+>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 });
+
+/**
+ * Placing and submitting an attempt. Waiting for a backend is the activity's own benign retry (no history
+ * events); its schedule-to-close is the no-backend bound. `once` makes one try that reports instead of waiting.
+ */
+function submitter(settings: WorkflowSettings, once: boolean) {
+  return proxyActivities<Pick<Activities, 'submitAttempt'>>({
+    startToCloseTimeout: SUBMIT_START_TO_CLOSE_MS,
+    // The activity heartbeats every few seconds: a worker that dies mid-submit is noticed in seconds.
+    heartbeatTimeout: '20 seconds',
+    ...(once
+      ? { retry: { ...backendRetry, maximumAttempts: 2 } }
+      : { scheduleToCloseTimeout: settings.noBackendTimeoutMs, retry: backendRetry }),
+    // A cancelled submit is awaited until it has ended, so the run it may have started can be stopped after it.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  }).submitAttempt;
+}
 
 const PHASE_RANK: Record<RunStatus['phase'], number> = {
   PENDING: 0,
@@ -89,6 +132,33 @@ const PHASE_RANK: Record<RunStatus['phase'], number> = {
   FAILED: 2,
   CANCELLED: 2,
 };
+
+type Step =
+  | { kind: 'admit' }
+  | { kind: 'submit' }
+  | { kind: 'await' }
+  | { kind: 'retry'; failure: FailureInfo }
+  | { kind: 'finish'; state: TerminalState; why?: { failureClass: FailureClass; message: string } };
+
+/** The workflow's mutable state, in one place. */
+interface Run {
+  readonly input: ExecutionInput;
+  readonly startedAt: number;
+  /** Epoch ms of the execution deadline, or Infinity. */
+  readonly deadline: number;
+  settings: WorkflowSettings;
+  state: ExecutionState;
+  attempt: number;
+  resources: NormalizedJobSpec['resources'];
+  placement?: Placement;
+  run?: VendorRun;
+  latest?: RunStatus;
+  /** When status reads of the current run started failing; cleared by any successful read or signal. */
+  unreachableSince?: number;
+  cancel?: CancelRequest;
+  failureClass?: FailureClass;
+  failureMessage?: string;
+}
 
 /**
  * A run started by a Temporal Schedule (manifest jobs, service/schedules.ts) carries the schedule's fixed input,
@@ -122,185 +192,363 @@ export async function executionWorkflow(input: ExecutionInput): Promise<Executio
     });
   }
   const startedAt = Date.now();
-  const deadline = input.spec.timeoutSeconds ? startedAt + input.spec.timeoutSeconds * 1000 : Infinity;
-  let state = 'PENDING' as ExecutionState;
-  let attempt = 0;
-  let resources = input.spec.resources;
-  let run: VendorRun | undefined;
-  let latest: RunStatus | undefined;
-  // An object, so TypeScript does not narrow it across awaits (handlers set it between them).
-  const requested: { cancel?: CancelRequest } = {};
-  const cancelRequest = () => requested.cancel;
-  let failureClass: FailureClass | undefined;
-  let failureMessage: string | undefined;
-  let settings: WorkflowSettings | undefined;
+  const w: Run = {
+    input,
+    startedAt,
+    deadline: input.spec.timeoutSeconds ? startedAt + input.spec.timeoutSeconds * 1000 : Infinity,
+    settings: undefined as unknown as WorkflowSettings, // set by begin() before any step runs
+    state: 'PENDING',
+    attempt: 0,
+    resources: input.spec.resources,
+  };
+  installHandlers(w);
+  w.settings = await store.begin(input);
 
+  let step: Step = input.teamLimit !== undefined ? { kind: 'admit' } : { kind: 'submit' };
+  for (;;) {
+    switch (step.kind) {
+      case 'admit':
+        step = await admit(w);
+        break;
+      case 'submit':
+        step = await submitAttempt(w);
+        break;
+      case 'await':
+        step = await awaitAttemptEnd(w);
+        break;
+      case 'retry':
+        step = await retryOrFail(w, step.failure);
+        break;
+      case 'finish':
+        return finish(w, step);
+      default:
+        return assertNever(step);
+    }
+  }
+}
+
+/** Signal (status), query (Check) and Update (Cancel), all reading and writing `w`. */
+function installHandlers(w: Run): void {
   setHandler(statusSignal, (status) => {
-    if (status.attempt !== attempt) return;
-    if (!latest || PHASE_RANK[status.phase] > PHASE_RANK[latest.phase]) latest = status;
-    else if (status.sparkUiUrl && !latest.sparkUiUrl) latest = { ...latest, sparkUiUrl: status.sparkUiUrl };
+    if (status.attempt !== w.attempt) return;
+    w.unreachableSince = undefined;
+    if (!w.latest || PHASE_RANK[status.phase] > PHASE_RANK[w.latest.phase]) w.latest = status;
+    else if (status.sparkUiUrl && !w.latest.sparkUiUrl) w.latest = { ...w.latest, sparkUiUrl: status.sparkUiUrl };
   });
   setHandler(checkQuery, (): ExecutionSnapshot => ({
-    executionId: input.executionId,
-    state,
-    attempt,
-    backend: run?.backend,
-    vendorRunId: run?.vendorRunId,
-    sparkUiUrl: latest?.sparkUiUrl ?? run?.sparkUiUrl,
-    resources,
-    failureClass,
-    failureMessage,
-    cancelRequested: requested.cancel !== undefined,
+    executionId: w.input.executionId,
+    state: w.state,
+    attempt: w.attempt,
+    backend: w.placement?.backend,
+    placement: w.placement,
+    vendorRunId: w.run?.vendorRunId,
+    sparkUiUrl: w.latest?.sparkUiUrl ?? w.run?.sparkUiUrl,
+    resources: w.resources,
+    failureClass: w.failureClass,
+    failureMessage: w.failureMessage,
+    cancelRequested: w.cancel !== undefined,
   }));
   setHandler(
     cancelUpdate,
     async (request) => {
-      requested.cancel ??= request;
-      await condition(() => isTerminal(state));
-      return state;
+      w.cancel ??= request;
+      await condition(() => isTerminal(w.state));
+      return w.state;
     },
     {
       validator: (_request) => {
-        if (isTerminal(state)) throw new Error(`execution ${input.executionId} already finished: ${state}`);
+        if (isTerminal(w.state)) throw new Error(`execution ${w.input.executionId} already finished: ${w.state}`);
       },
     },
   );
+}
 
-  const setState = (next: ExecutionState) => {
-    state = next;
-    upsertSearchAttributes([{ key: SA_STATE, value: next }]);
-  };
+// ── Steps ───────────────────────────────────────────────────────────────────────────────────────────────────
 
-  const finish = async (
-    terminal: TerminalState,
-    why?: { failureClass: FailureClass; message: string },
-  ): Promise<ExecutionResult> => {
-    failureClass = why?.failureClass;
-    failureMessage = why?.message;
-    await store.finalize({
-      executionId: input.executionId,
-      attempt: Math.max(attempt, 1),
-      state: terminal,
-      failureClass,
-      failureMessage,
-      durationMs: Date.now() - startedAt,
-      resources,
-      backend: run?.backend,
-      cancel: requested.cancel,
-    });
-    setState(terminal);
-    upsertMemo({
-      summary: `${input.jobPath}: ${terminal}${why ? ` (${why.failureClass}: ${why.message})` : ''} after ${Math.max(attempt, 1)} attempt(s)`,
-    });
-    // Let a pending Cancel Update return its answer before the workflow completes.
-    await condition(allHandlersFinished);
-    return { state: terminal, attempts: Math.max(attempt, 1), failureClass, failureMessage, run };
-  };
+/** Waits in the team's queue until a slot frees. */
+async function admit(w: Run): Promise<Step> {
+  const limit = w.input.teamLimit!;
+  const outcome = await interruptible(w, () => queue.admit({ execution: w.input, limit }));
+  return 'value' in outcome ? { kind: 'submit' } : interrupted(w, outcome.interrupt);
+}
 
-  const stopRun = async (reason: string) => {
-    if (run) await backend.cancelRun({ run, reason, requestedBy: requested.cancel?.requestedBy });
-  };
-
-  // A team at its concurrency limit: wait in its queue (still PENDING) until a slot frees, or until cancelled.
-  if (input.teamLimit !== undefined) {
-    const waiting = new CancellationScope();
-    const admitted = waiting.run(() => queue.admit({ execution: input, limit: input.teamLimit! }));
-    admitted.catch(() => undefined);
-    await Promise.race([admitted, condition(() => requested.cancel !== undefined)]);
-    if (requested.cancel) {
-      waiting.cancel();
-      return finish('CANCELLED');
-    }
-    await admitted;
+/** Places and submits the next attempt, waiting (bounded) while no backend can take it. */
+async function submitAttempt(w: Run): Promise<Step> {
+  w.attempt += 1;
+  w.latest = w.run = w.placement = w.unreachableSince = undefined;
+  const request = { execution: w.input, attempt: w.attempt, resources: w.resources };
+  let outcome;
+  try {
+    outcome = await interruptible(w, () => submitter(w.settings, false)(request), { settle: true });
+  } catch (err) {
+    const rejection = rejectionOf(err);
+    if (rejection) return { kind: 'finish', state: 'FAILED', why: { failureClass: 'USER_ERROR', message: rejection } };
+    if (!isScheduleToCloseTimeout(err)) throw err;
+    // The no-backend bound passed: one last try, which reports why it cannot submit instead of waiting.
+    outcome = await interruptible(w, () => submitter(w.settings, true)({ ...request, once: true }), { settle: true });
   }
+  if (!('value' in outcome)) {
+    // The submit has ended (settled), so whatever it started, if anything, is stopped now and stays stopped.
+    await stopRun(
+      w,
+      outcome.interrupt === 'cancel' ? 'cancelled while submitting' : 'deadline passed while submitting',
+    );
+    return interrupted(w, outcome.interrupt);
+  }
+  const result = outcome.value;
+  switch (result.kind) {
+    case 'submitted':
+      w.run = result.run;
+      w.placement = result.placement;
+      setState(w, 'SUBMITTED', [{ key: SA_BACKEND, value: result.placement.backend }]);
+      return { kind: 'await' };
+    case 'unavailable':
+      return {
+        kind: 'finish',
+        state: 'FAILED',
+        why: {
+          failureClass: 'INFRA',
+          message: `no backend could take attempt ${w.attempt} within ${w.settings.noBackendTimeoutMs / 1000} s: ${result.reason}`,
+        },
+      };
+    case 'unreachable':
+      await reap(w, result.reason);
+      return { kind: 'retry', failure: { reason: 'CLUSTER_UNAVAILABLE', message: result.reason } };
+    default:
+      return assertNever(result);
+  }
+}
 
+/** Follows the attempt until it ends: signals first, the poll as the safety net, cancel and deadline always. */
+async function awaitAttemptEnd(w: Run): Promise<Step> {
+  const run = w.run!;
   for (;;) {
-    if (requested.cancel) return finish('CANCELLED');
-    attempt += 1;
-    latest = undefined;
-    let submitted: Awaited<ReturnType<Activities['submitAttempt']>>;
-    try {
-      submitted = await backend.submitAttempt({ execution: input, attempt, resources });
-    } catch (err) {
-      // The gateway refused the job outright (e.g. a backend that is not configured): no retry can help.
-      if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable) {
-        return finish('FAILED', { failureClass: 'USER_ERROR', message: err.cause.message });
-      }
-      throw err;
+    const seen = w.latest?.phase;
+    const seenUi = w.latest?.sparkUiUrl;
+    const wait = Math.max(1, Math.min(w.settings.pollIntervalMs, w.deadline - Date.now()));
+    const woke = await condition(
+      () => w.cancel !== undefined || w.latest?.phase !== seen || w.latest?.sparkUiUrl !== seenUi,
+      wait,
+    );
+    if (w.cancel) {
+      await stopRun(w, w.cancel.reason ?? 'cancelled by request');
+      return { kind: 'finish', state: 'CANCELLED' };
     }
-    run = submitted.run;
-    settings = submitted.settings;
-    setState('SUBMITTED');
-    upsertSearchAttributes([{ key: SA_BACKEND, value: run.backend }]);
-
-    // Wait for this attempt to end: signals first, polling as the safety net, cancel and deadline always.
-    for (;;) {
-      const seen = latest?.phase;
-      const seenUi = latest?.sparkUiUrl;
-      const wait = Math.max(1, Math.min(settings.pollIntervalMs, deadline - Date.now()));
-      const woke = await condition(
-        () => requested.cancel !== undefined || latest?.phase !== seen || latest?.sparkUiUrl !== seenUi,
-        wait,
-      );
-      const cancel = cancelRequest();
-      if (cancel) {
-        await stopRun(cancel.reason ?? 'cancelled by request');
-        return finish('CANCELLED');
-      }
-      if (Date.now() >= deadline) {
-        await stopRun('execution timeout');
-        return finish('FAILED', {
-          failureClass: 'TIMEOUT',
-          message: `execution exceeded ${input.spec.timeoutSeconds} s`,
-        });
-      }
-      if (!woke) {
-        const polled = await backend.pollStatus(run);
-        if (!latest || PHASE_RANK[polled.phase] > PHASE_RANK[latest.phase]) latest = polled;
-      }
-      if (latest?.phase === 'RUNNING' && state !== 'RUNNING') {
-        await store.recordRunning({ executionId: input.executionId, attempt, status: latest });
-        setState('RUNNING');
-      } else if (state === 'RUNNING' && latest?.sparkUiUrl && latest.sparkUiUrl !== seenUi) {
-        // Some backends learn the Spark UI address a moment after the run starts.
-        await store.recordLinks({ executionId: input.executionId, sparkUiUrl: latest.sparkUiUrl });
-      }
-      if (latest && PHASE_RANK[latest.phase] === 2) break;
+    if (Date.now() >= w.deadline) {
+      await stopRun(w, 'execution timeout');
+      return interrupted(w, 'deadline');
     }
-
-    const final = latest;
-    if (final.phase === 'SUCCEEDED') return finish('SUCCEEDED');
-    if (final.phase === 'CANCELLED') return finish('CANCELLED');
-
-    const classified = classifyFailure(final.failure ?? {});
-    // In local mode the executors live inside the driver JVM: only driver memory can help an OOM there.
-    const classification =
-      run.backend === 'local' && classified.oomTarget ? { ...classified, oomTarget: 'driver' as const } : classified;
-    const plan = planRetry({
-      spec: resources,
-      attempt,
-      maxAttempts: input.spec.retryPolicy.maxAttempts,
-      backoffSeconds: input.spec.retryPolicy.backoffSeconds,
-      classification,
-      memoryFactor: settings.oomMemoryFactor,
-      maxMemoryMb: settings.maxMemoryMb,
-    });
-    if (!plan.retry) {
-      return finish('FAILED', { failureClass: classification.failureClass, message: classification.summary });
+    if (!woke) {
+      const polled = await interruptible(w, () => polling.pollStatus(run)).catch((err: unknown) => {
+        if (!(err instanceof ActivityFailure)) throw err;
+        return undefined; // unreachable: counted below
+      });
+      if (polled && !('value' in polled)) continue; // cancel or deadline: handled at the top
+      if (polled) {
+        w.unreachableSince = undefined;
+        if (!w.latest || PHASE_RANK[polled.value.phase] > PHASE_RANK[w.latest.phase]) w.latest = polled.value;
+      } else {
+        w.unreachableSince ??= Date.now();
+        if (Date.now() - w.unreachableSince >= w.settings.unreachableTimeoutMs) {
+          const where = `${w.placement?.backend ?? run.backend} ${w.placement?.cluster ?? run.cluster}`;
+          const message = `${where} unreachable since ${new Date(w.unreachableSince).toISOString()}`;
+          await reap(w, message);
+          return { kind: 'retry', failure: { reason: 'CLUSTER_UNAVAILABLE', message } };
+        }
+      }
     }
-    const delayMs = Math.min(plan.delayMs, settings.maxBackoffMs);
-    await store.recordRetry({
-      executionId: input.executionId,
-      attempt,
-      nextAttempt: plan.nextAttempt,
-      failureClass: classification.failureClass,
-      summary: classification.summary,
-      delayMs,
-      change: plan.change,
-      resources: plan.resources,
-    });
-    resources = plan.resources;
-    // Backoff, cut short by a cancel request.
-    await condition(() => requested.cancel !== undefined, Math.max(1, delayMs));
+    if (w.latest?.phase === 'RUNNING' && w.state !== 'RUNNING') {
+      await store.recordRunning({ executionId: w.input.executionId, attempt: w.attempt, status: w.latest });
+      setState(w, 'RUNNING');
+    } else if (w.state === 'RUNNING' && w.latest?.sparkUiUrl && w.latest.sparkUiUrl !== seenUi) {
+      // Some backends learn the Spark UI address a moment after the run starts.
+      await store.recordLinks({ executionId: w.input.executionId, sparkUiUrl: w.latest.sparkUiUrl });
+    }
+    const final = w.latest;
+    if (final && PHASE_RANK[final.phase] === 2) {
+      if (final.phase === 'SUCCEEDED') return { kind: 'finish', state: 'SUCCEEDED' };
+      if (final.phase === 'CANCELLED') return { kind: 'finish', state: 'CANCELLED' };
+      return { kind: 'retry', failure: final.failure ?? {} };
+    }
   }
+}
+
+/** AR: classifies the failed attempt and either backs off to the next one or fails the execution. */
+async function retryOrFail(w: Run, failure: FailureInfo): Promise<Step> {
+  const classified = classifyFailure(failure);
+  // In local mode the executors live inside the driver JVM: only driver memory can help an OOM there.
+  const classification =
+    w.placement?.backend === 'local' && classified.oomTarget
+      ? { ...classified, oomTarget: 'driver' as const }
+      : classified;
+  const plan = planRetry({
+    spec: w.resources,
+    attempt: w.attempt,
+    maxAttempts: w.input.spec.retryPolicy.maxAttempts,
+    backoffSeconds: w.input.spec.retryPolicy.backoffSeconds,
+    classification,
+    memoryFactor: w.settings.oomMemoryFactor,
+    maxMemoryMb: w.settings.maxMemoryMb,
+  });
+  if (!plan.retry) {
+    return {
+      kind: 'finish',
+      state: 'FAILED',
+      why: { failureClass: classification.failureClass, message: classification.summary },
+    };
+  }
+  const delayMs = Math.min(plan.delayMs, w.settings.maxBackoffMs);
+  await store.recordRetry({
+    executionId: w.input.executionId,
+    attempt: w.attempt,
+    nextAttempt: plan.nextAttempt,
+    failureClass: classification.failureClass,
+    summary: classification.summary,
+    delayMs,
+    change: plan.change,
+    resources: plan.resources,
+  });
+  w.resources = plan.resources;
+  setState(w, 'PENDING');
+  const backoff = await interruptible(w, () => sleep(Math.max(1, delayMs)));
+  return 'value' in backoff ? { kind: 'submit' } : interrupted(w, backoff.interrupt);
+}
+
+async function finish(w: Run, step: Extract<Step, { kind: 'finish' }>): Promise<ExecutionResult> {
+  const attempts = Math.max(w.attempt, 1);
+  w.failureClass = step.why?.failureClass;
+  w.failureMessage = step.why?.message;
+  await store.finalize({
+    executionId: w.input.executionId,
+    attempt: attempts,
+    state: step.state,
+    failureClass: w.failureClass,
+    failureMessage: w.failureMessage,
+    durationMs: Date.now() - w.startedAt,
+    resources: w.resources,
+    backend: w.placement?.backend,
+    cancel: w.cancel,
+  });
+  setState(w, step.state);
+  upsertMemo({
+    summary: `${w.input.jobPath}: ${step.state}${step.why ? ` (${step.why.failureClass}: ${step.why.message})` : ''} after ${attempts} attempt(s)`,
+  });
+  // Let a pending Cancel Update return its answer before the workflow completes.
+  await condition(allHandlersFinished);
+  return { state: step.state, attempts, failureClass: w.failureClass, failureMessage: w.failureMessage, run: w.run };
+}
+
+// ── Helpers ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+type Interrupt = 'cancel' | 'deadline';
+
+/**
+ * Runs `work` in a cancellable scope raced against a cancel request and the deadline; the loser is cancelled.
+ * A failure of `work` is thrown as is. With `settle`, an interrupted `work` is awaited until it has ended (an
+ * activity with WAIT_CANCELLATION_COMPLETED), so nothing it does can happen after this returns.
+ */
+async function interruptible<T>(
+  w: Run,
+  work: () => Promise<T>,
+  options: { settle?: boolean } = {},
+): Promise<{ value: T } | { interrupt: Interrupt }> {
+  const workScope = new CancellationScope();
+  const waitScope = new CancellationScope();
+  const done = workScope.run(work).then((value) => ({ value }));
+  const interrupt = waitScope
+    .run(() =>
+      Number.isFinite(w.deadline)
+        ? condition(() => w.cancel !== undefined, Math.max(1, w.deadline - Date.now()))
+        : condition(() => w.cancel !== undefined).then(() => true),
+    )
+    .then((cancelled): { interrupt: Interrupt } => ({ interrupt: cancelled ? 'cancel' : 'deadline' }));
+  try {
+    const winner = await Promise.race([done, interrupt]);
+    if ('interrupt' in winner) {
+      workScope.cancel();
+      if (options.settle) await done.catch(() => undefined);
+    }
+    return winner;
+  } finally {
+    waitScope.cancel();
+    done.catch(() => undefined);
+    interrupt.catch(() => undefined);
+  }
+}
+
+/** A cancel request finishes CANCELLED; the deadline FAILED/TIMEOUT. */
+function interrupted(w: Run, interrupt: Interrupt): Step {
+  if (interrupt === 'cancel') return { kind: 'finish', state: 'CANCELLED' };
+  return {
+    kind: 'finish',
+    state: 'FAILED',
+    why: { failureClass: 'TIMEOUT', message: `execution exceeded ${w.input.spec.timeoutSeconds} s` },
+  };
+}
+
+/**
+ * Stops the current attempt's run, found from its recorded placement (nothing placed: nothing to stop); when its
+ * backend does not answer in time, the reaper keeps trying.
+ */
+async function stopRun(w: Run, reason: string): Promise<void> {
+  const request = reapInput(w, reason);
+  try {
+    await CancellationScope.nonCancellable(() => stopping.cancelRun(request));
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    await startReaper(request);
+  }
+}
+
+/** Hands the current attempt to the reaper without waiting: it stops the run once the backend answers. */
+async function reap(w: Run, reason: string): Promise<void> {
+  await startReaper(reapInput(w, reason));
+}
+
+function reapInput(w: Run, reason: string): ReapInput {
+  return {
+    executionId: w.input.executionId,
+    attempt: w.attempt,
+    ...(w.run ? { vendorRunId: w.run.vendorRunId } : {}),
+    reason,
+    ...(w.cancel?.requestedBy ? { requestedBy: w.cancel.requestedBy } : {}),
+  };
+}
+
+async function startReaper(request: ReapInput): Promise<void> {
+  await CancellationScope.nonCancellable(() =>
+    startChild(reapAttemptWorkflow, {
+      workflowId: `reap-${request.executionId}-${request.attempt}`,
+      args: [request],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+    }),
+  ).catch((err: unknown) => {
+    // Already started for this attempt (a cancel after an unreachable abandon): one reaper is enough.
+    if (!isCancellation(err) && (err as Error).name !== 'WorkflowExecutionAlreadyStartedError') throw err;
+  });
+}
+
+function setState(w: Run, next: ExecutionState, extra: Parameters<typeof upsertSearchAttributes>[0] = []): void {
+  w.state = next;
+  upsertSearchAttributes([{ key: SA_STATE, value: next }, ...(extra as [])]);
+}
+
+/** The gateway's or a backend's permanent refusal, surfaced by the submit activity as a non-retryable failure. */
+function rejectionOf(err: unknown): string | undefined {
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable) {
+    return err.cause.message;
+  }
+  return undefined;
+}
+
+function isScheduleToCloseTimeout(err: unknown): boolean {
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof TimeoutFailure &&
+    err.cause.timeoutType === 'SCHEDULE_TO_CLOSE'
+  );
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unexpected step: ${JSON.stringify(value)}`);
 }

@@ -119,7 +119,7 @@ export function executionRoutes({ client, store, gateway }: ExecutionRoutesDeps)
       if (query.data.follow === 'true') return followLogs(res, row, query.data.tail);
       if (!row.backend || !row.vendorRunId) return void res.send('');
       const ref = { executionId: row.executionId, attempt: row.attempt, vendorRunId: row.vendorRunId };
-      res.send(await gateway.get(row.backend).logs(ref, { tail: query.data.tail }));
+      res.send(await gateway.backend(row.backend).logs(ref, { tail: query.data.tail }));
     });
   }
 
@@ -135,7 +135,7 @@ export function executionRoutes({ client, store, gateway }: ExecutionRoutesDeps)
       if (row.vendorRunId && row.backend && row.attempt > followed) {
         followed = row.attempt;
         const ref = { executionId: row.executionId, attempt: row.attempt, vendorRunId: row.vendorRunId };
-        const backend = gateway.get(row.backend);
+        const backend = gateway.backend(row.backend);
         // With tail=N, start where the last N lines written so far begin, rather than at the beginning.
         let skip = 0;
         if (tail !== undefined) {

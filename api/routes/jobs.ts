@@ -11,11 +11,12 @@ import { BackendRejection } from '../../gateway/backend.js';
 import type { SparkGateway } from '../../gateway/index.js';
 import { JobSpec, type NormalizedJobSpec } from '../../schema/job-spec.js';
 import type { ExecutionStore } from '../../store/executions.js';
-import { assertEngineSupported, submitExecution, SubmitRejected } from '../../service/submit.js';
+import { previewSubmission, submitExecution, SubmitRejected } from '../../service/submit.js';
 import type { Principal } from '../auth.js';
 import type { ApiMetrics } from '../metrics.js';
 import { HttpProblem, validationProblem } from '../problem.js';
 import { fromReferenceBody, isReferenceBody, ReferenceSubmitBody } from '../reference-body.js';
+import { dryRunView } from '../views.js';
 
 export interface JobRoutesDeps {
   client: Client;
@@ -112,21 +113,13 @@ export function jobRoutes({ client, store, gateway, config, metrics }: JobRoutes
     const idempotencyKey = req.get('Idempotency-Key') ?? parsed.idempotencyKey;
     try {
       if (query.data.dryRun === 'true') {
-        assertEngineSupported(config, parsed.spec);
-        const backend = gateway.route(parsed.spec);
-        const jobPath = `${team}/${parsed.spec.name}`;
-        const payload = backend.describeSubmission({
-          executionId: '00000000-0000-0000-0000-000000000000',
-          attempt: 1,
-          team,
-          jobPath,
-          spec: parsed.spec,
-        });
-        res.json({ dry_run: true, job_path: jobPath, backend: backend.name, spec: parsed.spec, payload });
+        res.json(
+          dryRunView(await previewSubmission({ config, gateway }, { team, owner, spec: parsed.spec, idempotencyKey })),
+        );
         return;
       }
       const { execution, created } = await submitExecution(
-        { client, store, config },
+        { client, store, config, gateway },
         { team, owner, trigger: triggerOf(req.get('User-Agent')), spec: parsed.spec, idempotencyKey },
       );
       metrics.submissions.inc({ outcome: created ? 'created' : 'repeat' });

@@ -87,12 +87,19 @@ function acceptedText(res: SubmitAccepted): string {
 }
 
 function dryRunText(res: DryRunResult): string {
-  return (
-    'dry run: valid; nothing was submitted\n' +
-    keyValues([
-      ['job', res.job_path],
-      ['backend', res.backend],
-    ]) +
-    `payload:\n${json(res.payload)}`
-  );
+  const where = res.placement;
+  const rows: [string, string | null | undefined][] = where
+    ? [
+        ['job', res.job_path],
+        ['backend', where.backend],
+        ['cluster', where.cluster],
+        ['namespace', where.namespace],
+        ['why', where.reason],
+      ]
+    : [
+        ['job', res.job_path],
+        ['backend', 'none can take it now; a submit would wait'],
+        ['why', res.pending_reason?.message],
+      ];
+  return 'dry run: valid; nothing was submitted\n' + keyValues(rows) + (where ? `payload:\n${json(res.payload)}` : '');
 }

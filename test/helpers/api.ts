@@ -6,9 +6,8 @@ import pino from 'pino';
 import { TokenRegistry, hashToken } from '../../api/auth.js';
 import { startApiServer } from '../../api/server.js';
 import type { Backend } from '../../gateway/backend.js';
-import { SparkGateway } from '../../gateway/index.js';
+import { composeGateway } from '../../gateway/compose.js';
 import type { BackendName } from '../../schema/states.js';
-import { createBackends } from '../../worker/index.js';
 import type { TestStack } from './stack.js';
 
 export const TEST_TOKENS = { admin: 'admin-token-1', dataInfra: 'data-infra-token-1', other: 'other-team-token-1' };
@@ -47,15 +46,19 @@ export async function startTestApi(
     })),
   ]);
   const spark = { sparkHome: stack.config.SPARK_HOME!, python: stack.config.SPARK_PYTHON };
-  const gateway = new SparkGateway(
-    { ...createBackends(stack.config, spark, logger), ...options.backends },
-    stack.config.DEFAULT_BACKEND,
-  );
+  const { gateway } = await composeGateway({
+    role: 'api',
+    config: stack.config,
+    logger,
+    store: stack.store,
+    spark,
+    ...(options.backends ? { extra: options.backends } : {}),
+  });
   const server = await startApiServer(
     {
       client: stack.client,
       store: stack.store,
-      gateway,
+      gateway: gateway!,
       config: stack.config,
       sparkHome: spark.sparkHome,
       logger,

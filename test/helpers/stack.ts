@@ -8,11 +8,13 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import pino from 'pino';
 import { loadConfig, type Config } from '../../config/index.js';
-import type { Backend } from '../../gateway/backend.js';
+import type { Backend, StatusSource } from '../../gateway/backend.js';
+import { composeGateway } from '../../gateway/compose.js';
+import type { SparkGateway } from '../../gateway/index.js';
 import type { BackendName } from '../../schema/states.js';
 import { openDatabase } from '../../store/db.js';
 import { ExecutionStore } from '../../store/executions.js';
-import { createBackends, startWorker, type RunningWorker } from '../../worker/index.js';
+import { startWorker, type RunningWorker } from '../../worker/index.js';
 
 /** The environment for this test file: its own task queue and data directory, short poll intervals. */
 export function testEnv(overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -37,7 +39,12 @@ export interface TestStack {
   client: Client;
   store: ExecutionStore;
   /** Starts a worker on this file's task queue with the local backend plus any extra backends. */
-  startWorker(extra?: Partial<Record<BackendName, Backend>>): Promise<RunningWorker>;
+  startWorker(extra?: Partial<Record<BackendName, Backend & Partial<StatusSource>>>): Promise<RunningWorker>;
+  /**
+   * For submits through the service layer, which check placeability: the newest in-process worker's gateway (it
+   * knows the extra backends the test gave it), else an API-role one.
+   */
+  readonly gateway: SparkGateway;
   close(): Promise<void>;
 }
 
@@ -51,20 +58,21 @@ export async function openTestStack(overrides: Record<string, string> = {}): Pro
   const store = new ExecutionStore(database.db);
   const workers: RunningWorker[] = [];
   const logger = pino({ level: config.LOG_LEVEL });
+  const spark = { sparkHome: config.SPARK_HOME!, python: config.SPARK_PYTHON };
+  // For submits while no worker runs in this process (tests that run bin/worker.ts as a process of its own).
+  const apiComposition = await composeGateway({ role: 'api', config, logger, store, spark });
   return {
     config,
     env,
     client,
     store,
     async startWorker(extra = {}) {
-      const spark = { sparkHome: config.SPARK_HOME!, python: config.SPARK_PYTHON };
-      const worker = await startWorker({
-        config,
-        backends: { ...createBackends(config, spark, logger), ...extra },
-        logger,
-      });
+      const worker = await startWorker({ config, spark, extra, logger });
       workers.push(worker);
       return worker;
+    },
+    get gateway() {
+      return workers.at(-1)?.gateway ?? apiComposition.gateway!;
     },
     async close() {
       await Promise.all(workers.map((w) => w.shutdown()));

@@ -6,7 +6,10 @@ import { sql } from 'drizzle-orm';
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimBackend } from '../../gateway/backends/sim/index.js';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { executionHandle } from '../../service/handles.js';
 import { openDatabase, type Database } from '../../store/db.js';
+import { executionIdFor } from '../../store/ids.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { eventually, openTestStack, type TestStack } from '../helpers/stack.js';
 
@@ -306,6 +309,21 @@ describe('bad input changes nothing', () => {
       /engineVersion/,
       'engineVersion',
     ],
+    // Configured as `npm run dev` is (local Spark, no GATEWAY_CONFIG), plus the sim backend this file uses.
+    [
+      'backend emr, which this deployment does not have',
+      { body: job('emr', { backend: 'emr', application: { type: 'python', file: 's3://b/job.py' } }) },
+      422,
+      /^backend "emr" is not configured here \(configured: .*local/,
+      'backend',
+    ],
+    [
+      'backend kubernetes, which this deployment does not have',
+      { body: job('k8s', { backend: 'kubernetes' }) },
+      422,
+      /^backend "kubernetes" is not configured here/,
+      'backend',
+    ],
   ];
   it('counts what a submission under the isolated team creates', async () => {
     const before = await counts();
@@ -313,6 +331,19 @@ describe('bad input changes nothing', () => {
     expect(r.status).toBe(202);
     await finished(r.json.execution_id as string, ISOLATED_TOKEN);
     expect(await counts()).toEqual({ executions: before.executions + 1, jobs: before.jobs + 1 });
+  });
+
+  it('starts no workflow for a backend this deployment does not have', async () => {
+    const key = `no-such-backend-${crypto.randomUUID()}`;
+    const r = await call('POST', '/api/v1/jobs', {
+      token: ISOLATED_TOKEN,
+      body: job('no-workflow', { backend: 'emr' }),
+      headers: { 'Idempotency-Key': key },
+    });
+    expect(r.status).toBe(422);
+    const id = executionIdFor(ISOLATED_TEAM, key);
+    expect(await stack.store.getExecution(id)).toBeUndefined();
+    await expect(executionHandle(stack.client, id).describe()).rejects.toThrow(WorkflowNotFoundError);
   });
 
   it.each(cases)('rejects %s with a problem naming it', async (_name, request, status, detail, path) => {

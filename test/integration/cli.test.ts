@@ -190,6 +190,17 @@ describe('the spark-runner CLI', () => {
     const { items } = await stack.store.listExecutions({ jobPath: 'data-infra/cli-dry', limit: 10 });
     expect(items).toEqual([]);
   });
+
+  it('submit --dry-run shows where the job would run, and why', async () => {
+    const run = await cli(['submit', '--name', 'cli-dry-text', '--python', 'jobs/etl.py', '--dry-run'], {
+      cwd: scratch,
+    });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^dry run: valid; nothing was submitted\n/);
+    expect(run.stdout).toMatch(/^backend +local$/m);
+    expect(run.stdout).toMatch(/^why +local Spark: no cluster or EMR is configured$/m);
+    expect(run.stdout).toMatch(/^payload:\n\{/m);
+  });
 });
 
 describe('CLI errors, written for people', () => {

@@ -78,7 +78,9 @@ describe('execution lifecycle', () => {
     expect(row.vendorWebui).toMatch(/^http:\/\/.+:\d+/);
     expect(row.startTime).toBeInstanceOf(Date);
     expect(row.endTime!.getTime()).toBeGreaterThanOrEqual(row.startTime!.getTime());
-    const logs = await worker.gateway.get('local').logs({ executionId: id, attempt: 1, vendorRunId: row.vendorRunId! });
+    const logs = await worker.gateway
+      .backend('local')
+      .logs({ executionId: id, attempt: 1, vendorRunId: row.vendorRunId! });
     expect(logs).toMatch(/Pi is roughly 3\.1\d*/);
     const described = await handle.describe();
     expect(described.typedSearchAttributes.get(SA_STATE)).toBe('SUCCEEDED');

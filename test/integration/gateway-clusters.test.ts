@@ -145,7 +145,13 @@ describe('gateway cluster routing across two real kube-apiservers', () => {
             context: 'west',
           },
         ],
-        emr: { enabled: true, region: 'us-east-1', virtualClusterId: 'vc-test' },
+        emr: {
+          region: 'us-east-1',
+          virtualClusterId: 'vc-test',
+          executionRoleArn: 'arn:aws:iam::123456789012:role/test',
+          releaseLabels: { '3.5': 'emr-7.9.0-latest' },
+          logUri: 's3://logs/',
+        },
         teamDomains: { payments: 'data-control' },
       }),
     );

@@ -6,11 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backend, RunStatus, SubmitRequest, VendorRun } from '../../gateway/backend.js';
+import type { AttemptRequest, Backend, Placement, RunStatus, StatusSource, VendorRun } from '../../gateway/backend.js';
 import { BackendRejection } from '../../gateway/backend.js';
 import type { KubernetesBackendOptions } from '../../gateway/backends/kubernetes/index.js';
 import {
+  createClusterClients,
   createKubernetesBackend,
+  createKubernetesStatusSource,
   createThrottle,
   sparkApplicationName,
   watchSparkApplications,
@@ -26,12 +28,26 @@ const APPS = `/apis/spark.apache.org/v1/namespaces/${NS}/sparkapplications`;
 let server: KubeApiServer;
 let standIn: OperatorStandIn;
 let backend: Backend;
+let statusSource: StatusSource;
+/** Where the gateway would place a payments attempt on this cluster. */
+const PLACED: Placement = { backend: 'kubernetes', cluster: 'test', namespace: NS, reason: 'test' };
+
+function kubeConfigOf(): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(server.kubeconfigPath);
+  return kubeConfig;
+}
+
+function clients(names = ['test']) {
+  return createClusterClients(
+    names.map((name) => ({ name, kubeConfig: kubeConfigOf() })),
+    { qps: 100, burst: 200, retryBaseDelayMs: 50 },
+  );
+}
 
 function options(overrides: Partial<KubernetesBackendOptions> = {}): KubernetesBackendOptions {
   return {
-    clusters: [{ name: 'test', kubeconfigPath: server.kubeconfigPath }],
-    teamDomains: { payments: 'fin' },
-    defaultDomain: 'shared',
+    clients: clients(),
     sparkVersions: { '4.0': '4.0.1' },
     images: { '4.0': 'apache/spark:{{SPARK_VERSION}}' },
     retention: {
@@ -39,16 +55,16 @@ function options(overrides: Partial<KubernetesBackendOptions> = {}): KubernetesB
       resourceRetainDurationMillis: 600_000,
       ttlAfterStopMillis: 3_600_000,
     },
-    qps: 100,
-    burst: 200,
-    retryBaseDelayMs: 50,
-    watchBackoffMs: { min: 50, max: 500 },
     followIntervalMs: 100,
     ...overrides,
   };
 }
 
-function request(application: JobSpecInput['application'], extra: Partial<JobSpecInput> = {}): SubmitRequest {
+function watchOf(source: Parameters<typeof createKubernetesStatusSource>[0]['clients']): StatusSource {
+  return createKubernetesStatusSource({ clients: source, watchBackoffMs: { min: 50, max: 500 } });
+}
+
+function request(application: JobSpecInput['application'], extra: Partial<JobSpecInput> = {}): AttemptRequest {
   return {
     executionId: randomUUID(),
     attempt: 1,
@@ -61,7 +77,7 @@ const jvmRequest = () => request({ type: 'jvm', mainClass: 'com.acme.Agg', jar: 
 const nameOf = (run: VendorRun) => run.vendorRunId.split('/').pop()!;
 
 /** Consumes a watch() into an array, with a wait for a matching status. */
-function collect(b: Backend) {
+function collect(b: StatusSource) {
   const controller = new AbortController();
   const seen: RunStatus[] = [];
   const waiters = new Set<() => void>();
@@ -110,7 +126,9 @@ beforeAll(async () => {
   server = await startTestKube('backend', [NS, 'sjns-shared']);
   console.log(`[kube] API server + CRD + namespaces ready in ${Date.now() - started} ms`);
   standIn = createOperatorStandIn(server);
-  backend = createKubernetesBackend(options());
+  const shared = options();
+  backend = createKubernetesBackend(shared);
+  statusSource = watchOf(shared.clients);
 }, 120_000);
 
 afterAll(async () => {
@@ -134,11 +152,11 @@ describe('the Kubernetes backend on a real API server', () => {
       ),
     ];
     for (const req of requests) {
-      const run = await backend.submit(req);
+      const run = await backend.submit(req, PLACED);
       expect(run).toMatchObject({ backend: 'kubernetes', cluster: 'test', namespace: NS });
       const stored = await kubeRequest(server, 'GET', `${APPS}/${nameOf(run)}`);
       expect(stored.status).toBe(200);
-      const built = backend.describeSubmission(req) as { spec: unknown; metadata: { labels: unknown } };
+      const built = backend.describeSubmission(req, PLACED) as { spec: unknown; metadata: { labels: unknown } };
       // A structural CRD prunes unknown fields silently: finding every built field stored proves every field name
       // is in the schema (the server only adds its defaults, e.g. restartCounterResetMillis: -1).
       expect((stored.body as { spec: object }).spec).toMatchObject(built.spec as object);
@@ -149,13 +167,13 @@ describe('the Kubernetes backend on a real API server', () => {
   describe('final statuses through watch() and through status() polling', () => {
     let watcher: ReturnType<typeof collect>;
     beforeAll(() => {
-      watcher = collect(backend);
+      watcher = collect(statusSource);
     });
     afterAll(() => watcher.stop());
 
     async function scenario(drive: (run: VendorRun) => Promise<void>) {
       const req = jvmRequest();
-      const run = await backend.submit(req);
+      const run = await backend.submit(req, PLACED);
       await watcher.waitFor((s) => s.executionId === req.executionId);
       await standIn.claim(NS, nameOf(run));
       await drive(run);
@@ -190,19 +208,19 @@ describe('the Kubernetes backend on a real API server', () => {
     it('reports a cancelled (deleted) run as CANCELLED, and the CR is gone', async () => {
       const { run, pushed, polled } = await scenario(async (run) => {
         await standIn.drive(NS, nameOf(run), SEQUENCES.running);
-        await backend.cancel(run);
+        await backend.cancel({ ...run, placement: PLACED });
         await standIn.finishDeletion(NS, nameOf(run));
       });
       expect(pushed.phase).toBe('CANCELLED');
       expect(polled.phase).toBe('CANCELLED');
       expect((await kubeRequest(server, 'GET', `${APPS}/${nameOf(run)}`)).status).toBe(404);
-      await backend.cancel(run); // idempotent on a run that is gone
+      await backend.cancel({ ...run, placement: PLACED }); // idempotent on a run that is gone
     });
 
     it('still reports the outcome by polling when the watch is cut', async () => {
-      const cut = collect(backend);
+      const cut = collect(statusSource);
       const req = jvmRequest();
-      const run = await backend.submit(req);
+      const run = await backend.submit(req, PLACED);
       await cut.waitFor((s) => s.executionId === req.executionId);
       await cut.stop();
       const before = cut.seen.length;
@@ -214,8 +232,8 @@ describe('the Kubernetes backend on a real API server', () => {
 
   it('adopts the existing object when the same attempt is submitted twice', async () => {
     const req = jvmRequest();
-    const first = await backend.submit(req);
-    const second = await backend.submit(req);
+    const first = await backend.submit(req, PLACED);
+    const second = await backend.submit(req, PLACED);
     expect(second).toEqual(first);
     const list = await kubeRequest(
       server,
@@ -227,7 +245,7 @@ describe('the Kubernetes backend on a real API server', () => {
 
   it('rejects a submission whose name is taken by an object with foreign labels', async () => {
     const req = jvmRequest();
-    const built = backend.describeSubmission(req) as { metadata: { name: string }; spec: object };
+    const built = backend.describeSubmission(req, PLACED) as { metadata: { name: string }; spec: object };
     const foreign = await kubeRequest(server, 'POST', APPS, {
       apiVersion: 'spark.apache.org/v1',
       kind: 'SparkApplication',
@@ -235,27 +253,27 @@ describe('the Kubernetes backend on a real API server', () => {
       spec: built.spec,
     });
     expect(foreign.status).toBe(201);
-    await expect(backend.submit(req)).rejects.toThrow(BackendRejection);
-    await expect(backend.submit(req)).rejects.toThrow(/does not belong to execution/);
+    await expect(backend.submit(req, PLACED)).rejects.toThrow(BackendRejection);
+    await expect(backend.submit(req, PLACED)).rejects.toThrow(/does not belong to execution/);
   });
 
   it('cancel deletes the SparkApplication, and cancelling again is harmless', async () => {
-    const run = await backend.submit(jvmRequest());
-    await backend.cancel(run);
+    const run = await backend.submit(jvmRequest(), PLACED);
+    await backend.cancel({ ...run, placement: PLACED });
     expect((await kubeRequest(server, 'GET', `${APPS}/${nameOf(run)}`)).status).toBe(404);
-    await backend.cancel(run);
+    await backend.cancel({ ...run, placement: PLACED });
     expect(await backend.status(run)).toMatchObject({ phase: 'CANCELLED', backendState: 'Deleted' });
   });
 
   it('answers logs of a run whose driver pod does not exist with a clear message', async () => {
-    const run = await backend.submit(jvmRequest());
+    const run = await backend.submit(jvmRequest(), PLACED);
     const text = await backend.logs(run, { tail: 10 });
     expect(text).toMatch(new RegExp(`driver pod ${NS}/${nameOf(run)}-0-driver does not exist`));
   });
 
   it('fails a run with NO_STATUS when no operator writes a status within statusTimeoutMs', async () => {
     const impatient = createKubernetesBackend(options({ statusTimeoutMs: 1_500 }));
-    const run = await impatient.submit(jvmRequest());
+    const run = await impatient.submit(jvmRequest(), PLACED);
     expect((await impatient.status(run)).phase).toBe('PENDING');
     await new Promise((r) => setTimeout(r, 2_100)); // creationTimestamp has 1 s resolution
     const late = await impatient.status(run);
@@ -265,17 +283,11 @@ describe('the Kubernetes backend on a real API server', () => {
 
   it('merges the watches of several clusters into one stream, each run named by its cluster', async () => {
     // Two cluster entries on the same API server: every object is seen once per cluster name.
-    const twin = createKubernetesBackend(
-      options({
-        clusters: [
-          { name: 'left', kubeconfigPath: server.kubeconfigPath },
-          { name: 'right', kubeconfigPath: server.kubeconfigPath },
-        ],
-      }),
-    );
-    const watcher = collect(twin);
+    const twins = clients(['left', 'right']);
+    const twin = createKubernetesBackend(options({ clients: twins }));
+    const watcher = collect(watchOf(twins));
     const req = jvmRequest();
-    const run = await twin.submit(req);
+    const run = await twin.submit(req, { ...PLACED, cluster: 'left' });
     expect(run.cluster).toBe('left');
     for (const cluster of ['left', 'right']) {
       await watcher.waitFor((s) => s.executionId === req.executionId && s.vendorRunId.startsWith(`${cluster}/`));
@@ -284,9 +296,8 @@ describe('the Kubernetes backend on a real API server', () => {
   });
 
   it('re-lists after 410 Gone when a watch starts from a resourceVersion the server no longer has', async () => {
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(server.kubeconfigPath);
-    const run = await backend.submit(jvmRequest());
+    const kubeConfig = kubeConfigOf();
+    const run = await backend.submit(jvmRequest(), PLACED);
     const relists: string[] = [];
     const controller = new AbortController();
     const seen: string[] = [];
@@ -310,8 +321,7 @@ describe('the Kubernetes backend on a real API server', () => {
   });
 
   it('rejects a namespace that does not exist on the cluster as a permanent error', async () => {
-    const lost = createKubernetesBackend(options({ defaultDomain: 'nowhere' }));
     const req = { ...jvmRequest(), team: 'unknown-team' };
-    await expect(lost.submit(req)).rejects.toThrow(BackendRejection);
+    await expect(backend.submit(req, { ...PLACED, namespace: 'sjns-nowhere' })).rejects.toThrow(BackendRejection);
   });
 });

@@ -9,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunStatus } from '../../gateway/backend.js';
 import type { LeaseElector } from '../../gateway/backends/kubernetes/index.js';
 import {
+  createClusterClients,
   createKubernetesBackend,
+  createKubernetesStatusSource,
   createLeaseElector,
   createThrottle,
   leaseNameFor,
@@ -114,19 +116,23 @@ describe('watcher leader election on a Lease', () => {
   });
 
   it('streams a cluster from the watch() of the leading worker only', async () => {
-    const backendFor = (identity: string) =>
-      createKubernetesBackend({
-        clusters: [{ name: 'north', kubeconfigPath: server.kubeconfigPath }],
-        teamDomains: { payments: 'fin' },
-        defaultDomain: 'fin',
-        sparkVersions: { '4.0': '4.0.1' },
-        images: { '4.0': 'apache/spark:4.0.1' },
-        retention: { resourceRetainPolicy: 'Never', ttlAfterStopMillis: -1 },
-        qps: 100,
-        burst: 100,
+    const northClients = () => {
+      const kubeConfig = new KubeConfig();
+      kubeConfig.loadFromFile(server.kubeconfigPath);
+      return createClusterClients([{ name: 'north', kubeConfig }], { qps: 100, burst: 100 });
+    };
+    const watcherFor = (identity: string) =>
+      createKubernetesStatusSource({
+        clients: northClients(),
         leaderElection: { namespace: LEASE_NS, identity, leaseDurationMs: LEASE_MS, renewMs: RENEW_MS },
       });
-    const workers = [backendFor('w1'), backendFor('w2')];
+    const workers = [watcherFor('w1'), watcherFor('w2')];
+    const submitter = createKubernetesBackend({
+      clients: northClients(),
+      sparkVersions: { '4.0': '4.0.1' },
+      images: { '4.0': 'apache/spark:4.0.1' },
+      retention: { resourceRetainPolicy: 'Never', ttlAfterStopMillis: -1 },
+    });
     const seen: RunStatus[][] = [[], []];
     const controller = new AbortController();
     const streams = workers.map(async (w, i) => {
@@ -139,13 +145,16 @@ describe('watcher leader election on a Lease', () => {
     }
     const leader = workers.findIndex((w) => w.electors.get('north')!.isLeader());
     const executionId = randomUUID();
-    await workers[0]!.submit({
-      executionId,
-      attempt: 1,
-      team: 'payments',
-      jobPath: 'payments/x',
-      spec: JobSpec.parse({ name: 'x', engineVersion: '4.0', application: { type: 'python', file: 'a.py' } }),
-    });
+    await submitter.submit(
+      {
+        executionId,
+        attempt: 1,
+        team: 'payments',
+        jobPath: 'payments/x',
+        spec: JobSpec.parse({ name: 'x', engineVersion: '4.0', application: { type: 'python', file: 'a.py' } }),
+      },
+      { backend: 'kubernetes', cluster: 'north', namespace: 'sjns-fin', reason: 'test' },
+    );
     const deadline = Date.now() + 5_000;
     while (!seen[leader]!.some((s) => s.executionId === executionId)) {
       expect(Date.now()).toBeLessThan(deadline);

@@ -8,10 +8,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backend, RunRef, RunStatus, SubmitRequest } from '../../gateway/backend.js';
+import type { AttemptRequest, Backend, Placement, RunRef, RunStatus, StatusSource } from '../../gateway/backend.js';
 import { isFinalPhase } from '../../gateway/backend.js';
 import type { LocalBackendOptions } from '../../gateway/backends/local/index.js';
-import { buildSparkSubmitArgs, createLocalBackend, stopLocalRuns } from '../../gateway/backends/local/index.js';
+import {
+  buildSparkSubmitArgs,
+  createLocalBackend,
+  createLocalStatusSource,
+  stopLocalRuns,
+} from '../../gateway/backends/local/index.js';
 import { failureMessage, parseDriverStartup } from '../../gateway/backends/local/driver-log.js';
 import type { RunRecord } from '../../gateway/backends/local/files.js';
 import type { JobSpecInput } from '../../schema/job-spec.js';
@@ -56,7 +61,9 @@ function options(overrides: Partial<LocalBackendOptions> = {}): LocalBackendOpti
   };
 }
 
-function request(executionId: string, file: string, args: string[] = []): SubmitRequest {
+const LOCAL: Placement = { backend: 'local', cluster: 'local', reason: 'test' };
+
+function request(executionId: string, file: string, args: string[] = []): AttemptRequest {
   const input: JobSpecInput = {
     name: 'local-job',
     engineVersion: '4.0',
@@ -79,12 +86,12 @@ async function waitForStatus(backend: Backend, run: RunRef, until: (s: RunStatus
 }
 
 /** Everything watch() reports for one run, until its final status. */
-async function watchRun(backend: Backend, vendorRunId: string): Promise<RunStatus[]> {
+async function watchRun(source: StatusSource, vendorRunId: string): Promise<RunStatus[]> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), 120_000);
   const seen: RunStatus[] = [];
   try {
-    for await (const status of backend.watch(controller.signal)) {
+    for await (const status of source.watch(controller.signal)) {
       if (status.vendorRunId !== vendorRunId) continue;
       seen.push(status);
       if (isFinalPhase(status.phase)) break;
@@ -131,13 +138,17 @@ describe.concurrent('local backend with real spark-submit', () => {
     const otherWorker = createLocalBackend(opts);
     const req = request('pi-ok', PI);
     const vendorRunId = 'local-pi-ok-1';
-    const watched = watchRun(backend, vendorRunId);
+    const watched = watchRun(createLocalStatusSource(opts), vendorRunId);
 
-    const runs = await Promise.all([backend.submit(req), backend.submit(req), otherWorker.submit(req)]);
+    const runs = await Promise.all([
+      backend.submit(req, LOCAL),
+      backend.submit(req, LOCAL),
+      otherWorker.submit(req, LOCAL),
+    ]);
     expect(runs[0]).toEqual({ executionId: 'pi-ok', attempt: 1, vendorRunId, backend: 'local', cluster: 'local' });
     expect(runs[1]).toEqual(runs[0]);
     expect(runs[2]).toEqual(runs[0]);
-    expect(await backend.submit(req)).toEqual(runs[0]);
+    expect(await backend.submit(req, LOCAL)).toEqual(runs[0]);
 
     const seen = await watched;
     const phases = seen.map((s) => s.phase);
@@ -152,14 +163,14 @@ describe.concurrent('local backend with real spark-submit', () => {
     expect(log).toMatch(/Pi is roughly 3\.\d+/);
     expect(log.match(/Running Spark version/g)).toHaveLength(1); // one spark-submit for four submits
 
-    await backend.cancel(runs[0]); // a finished run keeps its outcome
+    await backend.cancel({ ...runs[0], placement: LOCAL }); // a finished run keeps its outcome
     expect((await backend.status(runs[0])).phase).toBe('SUCCEEDED');
     expect(await backend.logs(runs[0], { tail: 3 })).toMatch(/^[^\n]*(\n[^\n]*){2}$/);
   });
 
   it('ends a PySpark job that raises as FAILED, with its exit code and the exception as the message', async () => {
     const backend = createLocalBackend(options());
-    const run = await backend.submit(request('py-raises', script('fails.py', FAILING_JOB)));
+    const run = await backend.submit(request('py-raises', script('fails.py', FAILING_JOB)), LOCAL);
     const status = await waitForStatus(backend, run, (s) => isFinalPhase(s.phase));
     expect(status.phase).toBe('FAILED');
     expect(status.backendState).toBe('exited(1)');
@@ -172,23 +183,23 @@ describe.concurrent('local backend with real spark-submit', () => {
   it('cancels a running job: CANCELLED, and no process of its group remains', async () => {
     const opts = options({ cancelGraceMs: 5_000 });
     const backend = createLocalBackend(opts);
-    const run = await backend.submit(request('cancel-me', script('slow-cancel.py', SLOW_JOB), ['600']));
+    const run = await backend.submit(request('cancel-me', script('slow-cancel.py', SLOW_JOB), ['600']), LOCAL);
     await waitForStatus(backend, run, (s) => s.phase === 'RUNNING');
     const { pgid } = record(opts.runsDir, run);
     expect(processesInGroup(pgid).some((row) => row.includes('java'))).toBe(true);
 
-    await backend.cancel(run);
+    await backend.cancel({ ...run, placement: LOCAL });
     expect(groupExists(pgid)).toBe(false);
     expect(processesInGroup(pgid)).toEqual([]);
     expect((await backend.status(run)).phase).toBe('CANCELLED');
-    await backend.cancel(run); // idempotent
+    await backend.cancel({ ...run, placement: LOCAL }); // idempotent
     expect((await backend.status(run)).phase).toBe('CANCELLED');
   });
 
   it('lets a freshly started backend adopt a run a previous worker started, and report it to its end', async () => {
     const opts = options();
     const before = createLocalBackend(opts);
-    const run = await before.submit(request('adopt-me', script('slow-adopt.py', SLOW_JOB), ['4']));
+    const run = await before.submit(request('adopt-me', script('slow-adopt.py', SLOW_JOB), ['4']), LOCAL);
     await waitForStatus(before, run, (s) => s.phase === 'RUNNING');
 
     // A restarted worker: a new instance over the same runsDir, with none of the first one's memory.
@@ -198,7 +209,7 @@ describe.concurrent('local backend with real spark-submit', () => {
       for await (const chunk of after.followLogs(run, new AbortController().signal)) text += chunk;
       return text;
     })();
-    const seen = await watchRun(after, run.vendorRunId);
+    const seen = await watchRun(createLocalStatusSource(opts), run.vendorRunId);
     // RUNNING may be reported twice: once started, again when the Spark UI address shows up in the log.
     expect([...new Set(seen.map((s) => s.phase))]).toEqual(['RUNNING', 'SUCCEEDED']);
     expect(seen[0]?.backendState).toMatch(/^running\(pid \d+\)$/);
@@ -209,7 +220,7 @@ describe.concurrent('local backend with real spark-submit', () => {
   it('reports a run whose process group was killed from outside, leaving no exit code, as FAILED VANISHED', async () => {
     const opts = options();
     const backend = createLocalBackend(opts);
-    const run = await backend.submit(request('vanish-me', script('slow-vanish.py', SLOW_JOB), ['600']));
+    const run = await backend.submit(request('vanish-me', script('slow-vanish.py', SLOW_JOB), ['600']), LOCAL);
     await waitForStatus(backend, run, (s) => s.phase === 'RUNNING');
     process.kill(-record(opts.runsDir, run).pgid, 'SIGKILL');
 
@@ -281,7 +292,7 @@ describe('spark-submit command line', () => {
       watchIntervalMs: 1000,
     });
     const spec = JobSpec.parse({ name: 'pi', engineVersion: '4.0', application: { type: 'python', file: '/pi.py' } });
-    expect(backend.describeSubmission({ ...base, spec })).toMatchObject({
+    expect(backend.describeSubmission({ ...base, spec }, LOCAL)).toMatchObject({
       command: '/opt/spark/bin/spark-submit',
       env: {
         SPARK_HOME: '/opt/spark',

@@ -15,9 +15,8 @@ import { ReferenceSubmitBody } from '../../api/reference-body.js';
 import { SubmitBody } from '../../api/routes/jobs.js';
 import { ManifestJsonBody, YAML_TYPES } from '../../api/routes/manifests.js';
 import { ScheduleBackfill, ScheduleNote, ScheduleTrigger } from '../../api/routes/schedules.js';
-import { SparkGateway } from '../../gateway/index.js';
+import { composeGateway } from '../../gateway/compose.js';
 import { scheduleIdFor } from '../../service/schedules.js';
-import { createBackends } from '../../worker/index.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { openTestStack, type TestStack } from '../helpers/stack.js';
 
@@ -84,7 +83,7 @@ beforeAll(async () => {
   const app = createApp({
     client: stack.client,
     store: stack.store,
-    gateway: new SparkGateway(createBackends(stack.config, spark, logger), stack.config.DEFAULT_BACKEND),
+    gateway: (await composeGateway({ role: 'api', config: stack.config, logger, store: stack.store, spark })).gateway!,
     config: stack.config,
     sparkHome: spark.sparkHome,
     logger,

@@ -72,3 +72,29 @@ it('cancels a queued execution without ever submitting it', async () => {
   expect(sim.submissions(queued)).toBe(0);
   expect((await executionHandle(stack.client, running).result()).state).toBe('SUCCEEDED');
 });
+
+it('shows a queued execution as TEAM_QUEUE, and ends it FAILED/TIMEOUT without a submission when its deadline passes there', async () => {
+  const running = await submit('queued-team', 'long-holder', 4000);
+  await eventually('the holder to run', async () =>
+    (await stack.store.getExecution(running))?.state === 'RUNNING' ? true : undefined,
+  );
+  const { execution } = await submitExecution(stack, {
+    team: 'queued-team',
+    trigger: 'api',
+    spec: { ...spec('impatient', 300), timeoutSeconds: 1 },
+  });
+  const queued = execution.executionId;
+  const reason = await eventually(
+    'the queue reason',
+    async () => (await stack.store.getExecution(queued))?.pendingReason ?? undefined,
+  );
+  expect(reason).toMatchObject({
+    code: 'TEAM_QUEUE',
+    message: expect.stringMatching(/limit of 1 concurrent/) as unknown,
+  });
+  const result = await executionHandle(stack.client, queued).result();
+  expect(result).toMatchObject({ state: 'FAILED', failureClass: 'TIMEOUT', attempts: 1 });
+  expect(sim.submissions(queued)).toBe(0);
+  expect((await stack.store.getExecution(queued))!.pendingReason).toBeNull();
+  expect((await executionHandle(stack.client, running).result()).state).toBe('SUCCEEDED');
+});

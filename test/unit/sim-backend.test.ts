@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { RunStatus, SubmitRequest } from '../../gateway/backend.js';
+import type { AttemptRequest, Placement, RunStatus } from '../../gateway/backend.js';
+
+const SIM: Placement = { backend: 'sim', cluster: 'sim', reason: 'test' };
 import { createSimBackend } from '../../gateway/backends/sim/index.js';
 import type { JobSpecInput } from '../../schema/job-spec.js';
 import { JobSpec } from '../../schema/job-spec.js';
 
-function request(executionId: string, attempt: number, sim?: JobSpecInput['sim']): SubmitRequest {
+function request(executionId: string, attempt: number, sim?: JobSpecInput['sim']): AttemptRequest {
   const spec = JobSpec.parse({
     name: 'sim-job',
     engineVersion: '4.0',
@@ -53,7 +55,7 @@ describe('sim backend', () => {
         { runningAfterMs: 10, endAfterMs: 100 },
       ],
     };
-    const first = await sim.submit(request('exec-oom', 1, script));
+    const first = await sim.submit(request('exec-oom', 1, script), SIM);
     expect(first).toMatchObject({ backend: 'sim', cluster: 'sim', vendorRunId: 'sim-exec-oom-1' });
     expect((await sim.status(first)).phase).toBe('PENDING');
     clock.advance(10);
@@ -62,13 +64,13 @@ describe('sim backend', () => {
     expect(await sim.status(first)).toMatchObject({ phase: 'FAILED', failure: OOM });
     expect(await sim.logs(first)).toContain('OutOfMemoryError');
 
-    const second = await sim.submit(request('exec-oom', 2, script));
+    const second = await sim.submit(request('exec-oom', 2, script), SIM);
     clock.advance(100);
     const status = await sim.status(second);
     expect(status).toMatchObject({ phase: 'SUCCEEDED', attempt: 2 });
     expect(status.failure).toBeUndefined();
 
-    const third = await sim.submit(request('exec-oom', 3, script));
+    const third = await sim.submit(request('exec-oom', 3, script), SIM);
     clock.advance(100);
     expect((await sim.status(third)).phase).toBe('SUCCEEDED'); // the last entry repeats
     expect(sim.submissions('exec-oom')).toBe(3);
@@ -77,7 +79,7 @@ describe('sim backend', () => {
   it('runs an unscripted attempt after 50 ms and succeeds it after 200 ms', async () => {
     const clock = manualClock();
     const sim = createSimBackend({ now: clock.now });
-    const run = await sim.submit(request('exec-default', 1));
+    const run = await sim.submit(request('exec-default', 1), SIM);
     clock.advance(49);
     expect((await sim.status(run)).phase).toBe('PENDING');
     clock.advance(1);
@@ -90,7 +92,7 @@ describe('sim backend', () => {
   it('reports every transition through watch, in order, soon after it happens', async () => {
     const sim = createSimBackend({ watchIntervalMs: 5 });
     const started = Date.now();
-    const run = await sim.submit(request('exec-watch', 1, { attempts: [{ runningAfterMs: 30, endAfterMs: 80 }] }));
+    const run = await sim.submit(request('exec-watch', 1, { attempts: [{ runningAfterMs: 30, endAfterMs: 80 }] }), SIM);
     const seen = await watchUntil(sim, (s) => s.some((x) => x.phase === 'SUCCEEDED'));
     expect(seen.map((s) => s.phase)).toEqual(['PENDING', 'RUNNING', 'SUCCEEDED']);
     expect(seen.every((s) => s.vendorRunId === run.vendorRunId)).toBe(true);
@@ -101,8 +103,12 @@ describe('sim backend', () => {
     const sim = createSimBackend({ watchIntervalMs: 5 });
     const hidden = await sim.submit(
       request('exec-dropped', 1, { attempts: [{ runningAfterMs: 0, endAfterMs: 30, dropSignals: true }] }),
+      SIM,
     );
-    const visible = await sim.submit(request('exec-visible', 1, { attempts: [{ runningAfterMs: 0, endAfterMs: 60 }] }));
+    const visible = await sim.submit(
+      request('exec-visible', 1, { attempts: [{ runningAfterMs: 0, endAfterMs: 60 }] }),
+      SIM,
+    );
     const seen = await watchUntil(sim, (s) =>
       s.some((x) => x.vendorRunId === visible.vendorRunId && x.phase === 'SUCCEEDED'),
     );
@@ -112,8 +118,11 @@ describe('sim backend', () => {
 
   it('counts a repeated submit of the same attempt once and returns the same run', async () => {
     const sim = createSimBackend();
-    const [a, b] = await Promise.all([sim.submit(request('exec-twice', 1)), sim.submit(request('exec-twice', 1))]);
-    const c = await sim.submit(request('exec-twice', 1));
+    const [a, b] = await Promise.all([
+      sim.submit(request('exec-twice', 1), SIM),
+      sim.submit(request('exec-twice', 1), SIM),
+    ]);
+    const c = await sim.submit(request('exec-twice', 1), SIM);
     expect(b).toEqual(a);
     expect(c).toEqual(a);
     expect(sim.submissions('exec-twice')).toBe(1);
@@ -123,17 +132,23 @@ describe('sim backend', () => {
   it('cancels a running attempt for good, and leaves an ended attempt as it ended', async () => {
     const clock = manualClock();
     const sim = createSimBackend({ now: clock.now });
-    const running = await sim.submit(request('exec-cancel', 1, { attempts: [{ runningAfterMs: 0, endAfterMs: 100 }] }));
+    const running = await sim.submit(
+      request('exec-cancel', 1, { attempts: [{ runningAfterMs: 0, endAfterMs: 100 }] }),
+      SIM,
+    );
     clock.advance(10);
-    await sim.cancel(running);
-    await sim.cancel(running); // idempotent
+    await sim.cancel({ ...running, placement: SIM });
+    await sim.cancel({ ...running, placement: SIM }); // idempotent
     clock.advance(200);
     expect((await sim.status(running)).phase).toBe('CANCELLED');
     expect(await sim.logs(running)).toContain('CANCELLED');
 
-    const ended = await sim.submit(request('exec-ended', 1, { attempts: [{ runningAfterMs: 0, endAfterMs: 100 }] }));
+    const ended = await sim.submit(
+      request('exec-ended', 1, { attempts: [{ runningAfterMs: 0, endAfterMs: 100 }] }),
+      SIM,
+    );
     clock.advance(100);
-    await sim.cancel(ended);
+    await sim.cancel({ ...ended, placement: SIM });
     expect((await sim.status(ended)).phase).toBe('SUCCEEDED');
   });
 
@@ -141,9 +156,10 @@ describe('sim backend', () => {
     const sim = createSimBackend({ watchIntervalMs: 5 });
     const run = await sim.submit(
       request('exec-watch-cancel', 1, { attempts: [{ runningAfterMs: 0, endAfterMs: 60_000 }] }),
+      SIM,
     );
     const seen = await watchUntil(sim, (s) => {
-      if (s.length === 1) void sim.cancel(run);
+      if (s.length === 1) void sim.cancel({ ...run, placement: SIM });
       return s.some((x) => x.phase === 'CANCELLED');
     });
     expect(seen.map((s) => s.phase)).toEqual(['RUNNING', 'CANCELLED']);
@@ -155,6 +171,7 @@ describe('sim backend', () => {
       request('exec-follow', 1, {
         attempts: [{ runningAfterMs: 10, endAfterMs: 40, outcome: 'FAILED', failure: OOM }],
       }),
+      SIM,
     );
     let text = '';
     for await (const chunk of sim.followLogs(run, new AbortController().signal)) text += chunk;
@@ -174,7 +191,9 @@ describe('sim backend', () => {
     const started = Date.now();
     let finals = 0;
     const watching = watchUntil(sim, (s) => (finals += s.at(-1)!.phase === 'SUCCEEDED' ? 1 : 0) === 5_000, 5_000);
-    await Promise.all(Array.from({ length: 5_000 }, (_, i) => sim.submit({ ...template, executionId: `bulk-${i}` })));
+    await Promise.all(
+      Array.from({ length: 5_000 }, (_, i) => sim.submit({ ...template, executionId: `bulk-${i}` }, SIM)),
+    );
     await watching;
     expect(finals).toBe(5_000);
     expect(Date.now() - started).toBeLessThan(3_000);

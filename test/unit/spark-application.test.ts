@@ -3,14 +3,13 @@
  * check of the same objects is in test/integration/kubernetes-backend.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import type { SubmitRequest } from '../../gateway/backend.js';
+import type { AttemptRequest } from '../../gateway/backend.js';
 import { BackendRejection } from '../../gateway/backend.js';
 import type { KubernetesOptions } from '../../gateway/backends/kubernetes/build.js';
 import {
   PYTHON_RUNNER,
   buildSparkApplication,
   labelValue,
-  namespaceForTeam,
   sparkApplicationName,
 } from '../../gateway/backends/kubernetes/build.js';
 import { JobSpec, type JobSpecInput } from '../../schema/job-spec.js';
@@ -27,7 +26,7 @@ const OPTIONS: KubernetesOptions = {
 const CLUSTER = { name: 'east', namespace: 'sjns-payments' };
 const ID = '3f2a9c1d-0000-4000-8000-00000000abcd';
 
-function request(input: Partial<JobSpecInput> & Pick<JobSpecInput, 'application'>, attempt = 1): SubmitRequest {
+function request(input: Partial<JobSpecInput> & Pick<JobSpecInput, 'application'>, attempt = 1): AttemptRequest {
   const spec = JobSpec.parse({ name: 'daily-agg', engineVersion: '4.0', ...input });
   return { executionId: ID, attempt, team: 'payments', jobPath: 'payments/daily-agg', spec };
 }
@@ -161,10 +160,7 @@ describe('buildSparkApplication', () => {
     expect(labelValue(`team/${'x'.repeat(100)}`)).toMatch(/^[A-Za-z0-9][-A-Za-z0-9_.]{0,61}[A-Za-z0-9]$/);
   });
 
-  it("takes the namespace from the team's configured domain, never from the request", () => {
-    expect(namespaceForTeam('payments', { payments: 'fin' }, 'shared')).toBe('sjns-fin');
-    expect(namespaceForTeam('unknown', { payments: 'fin' }, 'shared')).toBe('sjns-shared');
-    expect(namespaceForTeam('__proto__', {}, 'shared')).toBe('sjns-shared');
+  it('takes the namespace from the placement, never from the request', () => {
     const sneaky = request({
       application: { type: 'jvm', mainClass: 'A', jar: 'a.jar' },
       labels: { namespace: 'kube-system' },

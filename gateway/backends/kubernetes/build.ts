@@ -8,7 +8,7 @@
  *   e.g. `sr-3f2a9c1d-5b0e7a12-a1` (about 24 characters). Deterministic per (execution, attempt), so a repeated
  *   submit hits "already exists" and adopts; short, so the operator's `spark.app.id` (`<name>-<attemptId>`) and
  *   the driver pod name `<name>-<attemptId>-driver` stay readable and valid.
- * - Namespace: `sjns-<domain>` from the team's configured domain (`namespaceForTeam`), never from the request.
+ * - Namespace: the placement's, which the gateway derives from the team's configured domain, never from the request.
  * - `restartPolicy: Never`: Spark Runner's auto-retry owns retries, with a new CR per attempt.
  * - Resources are set twice: in sparkConf (what Spark sizes the JVMs and executors by) and in the pod templates
  *   (requests/limits the scheduler and quota see). Pod memory = heap + overhead, where the overhead is Spark's
@@ -16,7 +16,7 @@
  *   is an `OOMKilled` the classifier can see), and no CPU limit is set (CPU limits throttle the JVM).
  */
 import { createHash } from 'node:crypto';
-import type { SubmitRequest } from '../../backend.js';
+import type { AttemptRequest } from '../../backend.js';
 import { BackendRejection } from '../../backend.js';
 import { formatMemory } from '../../../schema/job-spec.js';
 
@@ -87,17 +87,6 @@ export function sparkApplicationName(executionId: string, attempt: number): stri
   return `sr-${prefix}-${hash}-a${attempt}`;
 }
 
-/** `sjns-<domain>` for a team, from configuration only; an unknown team gets `defaultDomain`. */
-export function namespaceForTeam(team: string, teamDomains: Record<string, string>, defaultDomain: string): string {
-  const domain = Object.hasOwn(teamDomains, team) ? teamDomains[team]! : defaultDomain;
-  const safe = domain
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/^-+|-+$/g, '');
-  if (!safe) throw new BackendRejection(`team "${team}" maps to domain "${domain}", which gives no valid namespace`);
-  return `sjns-${safe}`.slice(0, 63).replace(/-+$/, '');
-}
-
 /** A value valid as a Kubernetes label value (≤ 63, alphanumeric ends); long values keep a hash suffix. */
 export function labelValue(value: string): string {
   let v = value.replace(/\//g, '.').replace(/[^A-Za-z0-9._-]/g, '-');
@@ -144,7 +133,7 @@ function podTemplate(container: string, cores: number, heapMb: number, labels: R
   };
 }
 
-function applicationFields(req: SubmitRequest): Record<string, unknown> {
+function applicationFields(req: AttemptRequest): Record<string, unknown> {
   const app = req.spec.application;
   switch (app.type) {
     case 'jvm':
@@ -169,7 +158,7 @@ function applicationFields(req: SubmitRequest): Record<string, unknown> {
   }
 }
 
-function resourceConf(req: SubmitRequest): Record<string, string> {
+function resourceConf(req: AttemptRequest): Record<string, string> {
   const { driver, executor, dynamicAllocation } = req.spec.resources;
   const conf: Record<string, string> = {
     'spark.driver.cores': String(driver.cores),
@@ -195,7 +184,7 @@ function resourceConf(req: SubmitRequest): Record<string, string> {
  * Throws `BackendRejection` when the engine version has no configured Spark version or image.
  */
 export function buildSparkApplication(
-  req: SubmitRequest,
+  req: AttemptRequest,
   cluster: { name: string; namespace: string },
   options: KubernetesOptions,
 ): SparkApplication {

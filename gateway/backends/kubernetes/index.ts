@@ -1,6 +1,7 @@
 /**
- * The Kubernetes backend: one `spark.apache.org/v1` SparkApplication per attempt, run by the Apache Spark
- * Kubernetes Operator (DESIGN.md "The backend contract"; reference/apache-spark-operator.md).
+ * The Kubernetes backend's submitting side: one `spark.apache.org/v1` SparkApplication per attempt, run by the
+ * Apache Spark Kubernetes Operator (DESIGN.md "The backend contract"; reference/apache-spark-operator.md), on the
+ * cluster and namespace the gateway placed the attempt on. Its status-watching side is status-source.ts.
  *
  * - vendorRunId is `<cluster>/<namespace>/<name>`, so status, cancel and logs find the object with no other state.
  * - Every API call goes through a per-cluster token bucket with retries for 429/5xx (throttle.ts).
@@ -12,16 +13,26 @@
  * | submit | 409 and the object has our labels           | adopted (idempotent submit)                     |
  * | submit | 409 and the labels are not ours             | BackendRejection (a name clash we must not touch)|
  * | submit | 400/422 (schema), 403 (RBAC/quota), 404 (no | BackendRejection                                |
- * |        | namespace), unknown engine version          |                                                 |
+ * |        | namespace), unknown engine version, a       |                                                 |
+ * |        | placement without cluster and namespace     |                                                 |
  * | submit | 429/5xx/network after retries               | thrown as is: transient, the activity retries   |
  * | status | 404                                         | CANCELLED (`Deleted`): the CR was deleted       |
  * | cancel | 404                                         | fine (already gone)                             |
  * | logs   | CR or driver pod missing                    | a message saying so, not an error               |
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import type { Backend, LogOptions, RunRef, RunStatus, SubmitRequest, VendorRun } from '../../backend.js';
+import type {
+  AttemptRequest,
+  Backend,
+  CancelTarget,
+  LogOptions,
+  Placement,
+  RunRef,
+  RunStatus,
+  VendorRun,
+} from '../../backend.js';
 import { BackendRejection, isFinalPhase } from '../../backend.js';
+import { pause } from '../pause.js';
 import type { KubernetesOptions, SparkApplication } from './build.js';
 import {
   DRIVER_CONTAINER,
@@ -31,143 +42,58 @@ import {
   SPARK_APP_PLURAL,
   SPARK_APP_VERSION,
   buildSparkApplication,
-  namespaceForTeam,
+  sparkApplicationName,
 } from './build.js';
-import type { LeaderElectionOptions, LeaseElector } from './lease.js';
-import { createLeaseElector, leaseNameFor } from './lease.js';
+import { clientFor, type ClusterClient, type ClusterClients } from './clients.js';
 import type { ObservedSparkApplication } from './status.js';
-import { deletedRunStatus, noStatusTimeout, parseVendorRunId, runRefOf, runStatusOf, vendorRunIdOf } from './status.js';
-import type { Throttle } from './throttle.js';
-import { createThrottle, httpStatusOf } from './throttle.js';
-import type { WatchEvent, WatchLogger } from './watch.js';
-import { pause } from '../pause.js';
-import { watchSparkApplications } from './watch.js';
+import { deletedRunStatus, noStatusTimeout, parseVendorRunId, runStatusOf, vendorRunIdOf } from './status.js';
+import { httpStatusOf } from './throttle.js';
+import type { WatchLogger } from './watch.js';
 
 export * from './build.js';
+export * from './clients.js';
 export * from './status.js';
 export { createThrottle, type Throttle, type ThrottleOptions } from './throttle.js';
 export { createLeaseElector, leaseNameFor, type LeaderElectionOptions, type LeaseElector } from './lease.js';
 export { watchSparkApplications, type WatchEvent } from './watch.js';
-
-export interface KubernetesClusterConfig {
-  /** The name the router and vendorRunIds use. */
-  name: string;
-  region?: string;
-  /** A kubeconfig file; its current context unless `context` is given. */
-  kubeconfigPath?: string;
-  context?: string;
-  /** Use the pod's service account (the worker runs in this cluster). */
-  inCluster?: boolean;
-}
+export { createKubernetesStatusSource, type KubernetesStatusSource } from './status-source.js';
 
 export interface KubernetesBackendOptions extends KubernetesOptions {
-  clusters: KubernetesClusterConfig[];
-  /** Picks the cluster for a submission (the gateway's router); default: the first cluster. */
-  chooseCluster?: (req: SubmitRequest) => Promise<string>;
-  /** team → domain; the namespace is `sjns-<domain>`. */
-  teamDomains: Record<string, string>;
-  /** Domain of a team missing from `teamDomains`. */
-  defaultDomain: string;
+  /** Every cluster this process may reach, by name (clients.ts). */
+  clients: ClusterClients;
   /** No operator status this long after creation → FAILED `NO_STATUS`. Default 5 min. */
   statusTimeoutMs?: number;
-  /** Client-side rate limit per cluster (client-go's defaults are 5 / 10). */
-  qps?: number;
-  burst?: number;
-  /** Retries of 429/5xx per API call (default 4) and the first backoff (default 200 ms). */
-  retries?: number;
-  retryBaseDelayMs?: number;
-  /** Watch: server-side timeout (default 300 s) and error backoff (default 500 ms … 30 s). */
-  watchTimeoutSeconds?: number;
-  watchBackoffMs?: { min: number; max: number };
-  /** Finished runs older than this are not replayed when a watch (re-)lists. Default 15 min. */
-  replayFinishedWithinMs?: number;
-  /** With it, watch() streams only the clusters whose Lease this worker holds; without it, all clusters. */
-  leaderElection?: LeaderElectionOptions;
   /** How often followLogs() re-reads the driver log. Default 2 s. */
   followIntervalMs?: number;
   logger?: WatchLogger;
 }
 
-interface ClusterClient {
-  name: string;
-  kubeConfig: KubeConfig;
-  objects: CustomObjectsApi;
-  core: CoreV1Api;
-  coordination: CoordinationV1Api;
-  throttle: Throttle;
-}
-
 const DEFAULT_STATUS_TIMEOUT_MS = 5 * 60_000;
 
-function kubeConfigFor(cluster: KubernetesClusterConfig): KubeConfig {
-  const kc = new KubeConfig();
-  if (cluster.inCluster) kc.loadFromCluster();
-  else if (cluster.kubeconfigPath) kc.loadFromFile(cluster.kubeconfigPath);
-  else kc.loadFromDefault();
-  if (cluster.context) kc.setCurrentContext(cluster.context);
-  return kc;
+/** The cluster and namespace of a Kubernetes placement; anything less is a gateway bug, so a rejection. */
+function target(placement: Placement): { name: string; namespace: string } {
+  if (placement.backend !== 'kubernetes' || !placement.cluster || !placement.namespace) {
+    throw new BackendRejection(`not a Kubernetes placement: ${JSON.stringify(placement)}`);
+  }
+  return { name: placement.cluster, namespace: placement.namespace };
 }
 
-/** Creates the Kubernetes backend. Settings come only from `options`. */
-export function createKubernetesBackend(options: KubernetesBackendOptions): Backend & {
-  /** The per-cluster lease electors (when leader election is on), for health checks and tests. */
-  readonly electors: ReadonlyMap<string, LeaseElector>;
-} {
-  if (options.clusters.length === 0) throw new Error('the Kubernetes backend needs at least one cluster');
-  const clients = new Map<string, ClusterClient>();
-  for (const cluster of options.clusters) {
-    const kubeConfig = kubeConfigFor(cluster);
-    clients.set(cluster.name, {
-      name: cluster.name,
-      kubeConfig,
-      objects: kubeConfig.makeApiClient(CustomObjectsApi),
-      core: kubeConfig.makeApiClient(CoreV1Api),
-      coordination: kubeConfig.makeApiClient(CoordinationV1Api),
-      throttle: createThrottle({
-        qps: options.qps ?? 5,
-        burst: options.burst ?? 10,
-        ...(options.retries !== undefined ? { retries: options.retries } : {}),
-        ...(options.retryBaseDelayMs !== undefined ? { baseDelayMs: options.retryBaseDelayMs } : {}),
-      }),
-    });
-  }
-  const electors = new Map<string, LeaseElector>();
-  if (options.leaderElection) {
-    for (const client of clients.values()) {
-      electors.set(
-        client.name,
-        createLeaseElector(
-          client.coordination,
-          client.throttle,
-          leaseNameFor(client.name),
-          options.leaderElection,
-          options.logger,
-        ),
-      );
-    }
-  }
+/** Creates the Kubernetes backend's submitting side. Settings come only from `options`. */
+export function createKubernetesBackend(options: KubernetesBackendOptions): Backend {
+  const { clients } = options;
   const statusTimeoutMs = options.statusTimeoutMs ?? DEFAULT_STATUS_TIMEOUT_MS;
+  const appTarget = (namespace: string) => ({
+    group: SPARK_APP_GROUP,
+    version: SPARK_APP_VERSION,
+    namespace,
+    plural: SPARK_APP_PLURAL,
+  });
 
-  const clientFor = (name: string): ClusterClient => {
-    const client = clients.get(name);
-    if (!client) throw new BackendRejection(`unknown Kubernetes cluster "${name}"`);
-    return client;
-  };
-
-  async function placement(req: SubmitRequest): Promise<{ name: string; namespace: string }> {
-    const name = options.chooseCluster ? await options.chooseCluster(req) : options.clusters[0]!.name;
-    clientFor(name);
-    return { name, namespace: namespaceForTeam(req.team, options.teamDomains, options.defaultDomain) };
-  }
-
-  const describe = (req: SubmitRequest, cluster: { name: string; namespace: string }) =>
-    buildSparkApplication(req, cluster, options);
-
-  function toVendorRun(req: SubmitRequest, cluster: string, app: SparkApplication): VendorRun {
+  function toVendorRun(attempt: AttemptRequest, cluster: string, app: SparkApplication): VendorRun {
     const { name, namespace } = app.metadata;
     return {
-      executionId: req.executionId,
-      attempt: req.attempt,
+      executionId: attempt.executionId,
+      attempt: attempt.attempt,
       vendorRunId: vendorRunIdOf(cluster, namespace, name),
       backend: 'kubernetes',
       cluster,
@@ -175,34 +101,35 @@ export function createKubernetesBackend(options: KubernetesBackendOptions): Back
     };
   }
 
-  async function submit(req: SubmitRequest): Promise<VendorRun> {
-    const cluster = await placement(req);
-    const client = clientFor(cluster.name);
-    const app = describe(req, cluster);
+  async function submit(attempt: AttemptRequest, placement: Placement): Promise<VendorRun> {
+    const cluster = target(placement);
+    const client = clientFor(clients, cluster.name);
+    const app = buildSparkApplication(attempt, cluster, options);
     const { name, namespace } = app.metadata;
-    const target = { group: SPARK_APP_GROUP, version: SPARK_APP_VERSION, namespace, plural: SPARK_APP_PLURAL };
     try {
-      await client.throttle.call(() => client.objects.createNamespacedCustomObject({ ...target, body: app }));
-      options.logger?.info({ cluster: cluster.name, namespace, name, executionId: req.executionId }, 'created');
-      return toVendorRun(req, cluster.name, app);
+      await client.throttle.call(() =>
+        client.objects.createNamespacedCustomObject({ ...appTarget(namespace), body: app }),
+      );
+      options.logger?.info({ cluster: cluster.name, namespace, name, executionId: attempt.executionId }, 'created');
+      return toVendorRun(attempt, cluster.name, app);
     } catch (err) {
       const status = httpStatusOf(err);
       if (status === 409) {
         const existing = (await client.throttle.call(() =>
-          client.objects.getNamespacedCustomObject({ ...target, name }),
+          client.objects.getNamespacedCustomObject({ ...appTarget(namespace), name }),
         )) as KubernetesObject;
         const labels = existing.metadata?.labels ?? {};
         if (
           labels[LABELS.managedBy] !== MANAGED_BY ||
           labels[LABELS.executionId] !== app.metadata.labels[LABELS.executionId] ||
-          labels[LABELS.attempt] !== String(req.attempt)
+          labels[LABELS.attempt] !== String(attempt.attempt)
         ) {
           throw new BackendRejection(
-            `SparkApplication ${namespace}/${name} already exists on cluster ${cluster.name} and does not belong to execution ${req.executionId} attempt ${req.attempt}`,
+            `SparkApplication ${namespace}/${name} already exists on cluster ${cluster.name} and does not belong to execution ${attempt.executionId} attempt ${attempt.attempt}`,
           );
         }
         options.logger?.info({ cluster: cluster.name, namespace, name }, 'adopted the existing SparkApplication');
-        return toVendorRun(req, cluster.name, app);
+        return toVendorRun(attempt, cluster.name, app);
       }
       if (status !== undefined && [400, 403, 404, 422].includes(status)) {
         throw new BackendRejection(
@@ -215,16 +142,10 @@ export function createKubernetesBackend(options: KubernetesBackendOptions): Back
 
   async function read(run: RunRef): Promise<{ client: ClusterClient; app?: ObservedSparkApplication }> {
     const { cluster, namespace, name } = parseVendorRunId(run.vendorRunId);
-    const client = clientFor(cluster);
+    const client = clientFor(clients, cluster);
     try {
       const app = (await client.throttle.call(() =>
-        client.objects.getNamespacedCustomObject({
-          group: SPARK_APP_GROUP,
-          version: SPARK_APP_VERSION,
-          namespace,
-          plural: SPARK_APP_PLURAL,
-          name,
-        }),
+        client.objects.getNamespacedCustomObject({ ...appTarget(namespace), name }),
       )) as ObservedSparkApplication;
       return { client, app };
     } catch (err) {
@@ -240,19 +161,19 @@ export function createKubernetesBackend(options: KubernetesBackendOptions): Back
     return noStatusTimeout(app, run, now, statusTimeoutMs) ?? runStatusOf(app, run, now.toISOString());
   }
 
-  async function cancel(run: RunRef): Promise<void> {
-    const { cluster, namespace, name } = parseVendorRunId(run.vendorRunId);
-    const client = clientFor(cluster);
+  /** Deletes the attempt's object, found from its run id or, before submit returned one, from its placement. */
+  async function cancel(run: CancelTarget): Promise<void> {
+    const { cluster, namespace, name } = run.vendorRunId
+      ? parseVendorRunId(run.vendorRunId)
+      : {
+          ...target(run.placement),
+          cluster: target(run.placement).name,
+          name: sparkApplicationName(run.executionId, run.attempt),
+        };
+    const client = clientFor(clients, cluster);
     try {
       await client.throttle.call(() =>
-        client.objects.deleteNamespacedCustomObject({
-          group: SPARK_APP_GROUP,
-          version: SPARK_APP_VERSION,
-          namespace,
-          plural: SPARK_APP_PLURAL,
-          name,
-          propagationPolicy: 'Background',
-        }),
+        client.objects.deleteNamespacedCustomObject({ ...appTarget(namespace), name, propagationPolicy: 'Background' }),
       );
       options.logger?.info({ cluster, namespace, name }, 'deleted SparkApplication (cancel)');
     } catch (err) {
@@ -301,132 +222,15 @@ export function createKubernetesBackend(options: KubernetesBackendOptions): Back
     }
   }
 
-  async function* clusterStatuses(client: ClusterClient, signal: AbortSignal): AsyncIterable<RunStatus> {
-    const last = new Map<string, string>();
-    const replayWithin = options.replayFinishedWithinMs ?? 15 * 60_000;
-    const events: AsyncIterable<WatchEvent> = watchSparkApplications(
-      {
-        cluster: client.name,
-        kubeConfig: client.kubeConfig,
-        api: client.objects,
-        throttle: client.throttle,
-        ...(options.watchTimeoutSeconds !== undefined ? { timeoutSeconds: options.watchTimeoutSeconds } : {}),
-        ...(options.watchBackoffMs ? { backoffMs: options.watchBackoffMs } : {}),
-        ...(options.logger ? { logger: options.logger } : {}),
-      },
-      signal,
-    );
-    for await (const event of events) {
-      const run = runRefOf(event.object, client.name);
-      if (!run) continue;
-      const observedAt = new Date().toISOString();
-      const status =
-        event.type === 'DELETED'
-          ? deletedRunStatus(event.object, run, observedAt)
-          : runStatusOf(event.object, run, observedAt);
-      if (event.type === 'LISTED' && isFinalPhase(status.phase)) {
-        const at = Date.parse(event.object.status?.currentState?.lastTransitionTime ?? '');
-        if (!(Date.now() - at < replayWithin)) continue; // long finished: polling has recorded it
-      }
-      const key = run.vendorRunId;
-      const signature = `${status.phase}|${status.backendState}`;
-      if (last.get(key) === signature) continue;
-      // Forget ended runs, so the map holds only live ones; a later event on an ended run repeats its final status,
-      // which the workflow ignores.
-      if (event.type === 'DELETED' || isFinalPhase(status.phase)) last.delete(key);
-      else last.set(key, signature);
-      yield status;
-    }
-  }
-
-  /** Streams one cluster, only while this worker leads it when leader election is on. */
-  async function* ledClusterStatuses(client: ClusterClient, signal: AbortSignal): AsyncIterable<RunStatus> {
-    const elector = electors.get(client.name);
-    if (!elector) {
-      yield* clusterStatuses(client, signal);
-      return;
-    }
-    while (!signal.aborted) {
-      if (!(await elector.whenLeader(signal))) return;
-      const term = new AbortController();
-      const stop = () => term.abort();
-      signal.addEventListener('abort', stop, { once: true });
-      void elector.whenNotLeader(term.signal).then(stop);
-      try {
-        yield* clusterStatuses(client, term.signal);
-      } finally {
-        signal.removeEventListener('abort', stop);
-        term.abort();
-      }
-    }
-  }
-
-  async function* watch(signal: AbortSignal): AsyncIterable<RunStatus> {
-    const inner = new AbortController();
-    const stop = () => inner.abort();
-    signal.addEventListener('abort', stop, { once: true });
-    const elections = [...electors.values()].map((e) => e.run(inner.signal));
-    try {
-      yield* merge(
-        [...clients.values()].map((c) => ledClusterStatuses(c, inner.signal)),
-        inner.signal,
-      );
-    } finally {
-      signal.removeEventListener('abort', stop);
-      inner.abort();
-      await Promise.allSettled(elections);
-    }
-  }
-
   return {
     name: 'kubernetes',
-    electors,
-    describeSubmission(req) {
-      const cluster = options.clusters[0]!.name;
-      // The router is async; a dry run shows the default cluster's object, which differs only in placement.
-      return describe(req, {
-        name: cluster,
-        namespace: namespaceForTeam(req.team, options.teamDomains, options.defaultDomain),
-      });
-    },
+    describeSubmission: (attempt, placement) => buildSparkApplication(attempt, target(placement), options),
     submit,
     status,
     cancel,
     logs,
     followLogs,
-    watch,
   };
-}
-
-/** Interleaves several async streams; ends when all end or the signal aborts. An error in one ends all. */
-async function* merge<T>(sources: AsyncIterable<T>[], signal: AbortSignal): AsyncIterable<T> {
-  const iterators = sources.map((s) => s[Symbol.asyncIterator]());
-  const pending = new Map<number, Promise<{ i: number; r: IteratorResult<T> }>>();
-  const next = (i: number) =>
-    pending.set(
-      i,
-      iterators[i]!.next().then((r) => ({ i, r })),
-    );
-  iterators.forEach((_, i) => next(i));
-  const aborted = new Promise<'aborted'>((resolve) => {
-    if (signal.aborted) resolve('aborted');
-    signal.addEventListener('abort', () => resolve('aborted'), { once: true });
-  });
-  try {
-    while (pending.size > 0) {
-      const winner = await Promise.race([...pending.values(), aborted]);
-      if (winner === 'aborted') return;
-      const { i, r } = winner;
-      if (r.done) pending.delete(i);
-      else {
-        next(i);
-        yield r.value;
-      }
-    }
-  } finally {
-    // Not awaited: a source busy in next() finishes its return only once the caller's abort reaches it.
-    for (const it of iterators) void it.return?.().catch(() => undefined);
-  }
 }
 
 function bodyMessage(err: unknown): string {

@@ -3,7 +3,7 @@
  * return, and `describeSubmission` shows exactly the same data for `?dryRun=true`.
  */
 import { join } from 'node:path';
-import type { SubmitRequest } from '../../backend.js';
+import type { AttemptRequest } from '../../backend.js';
 import { formatMemory } from '../../../schema/job-spec.js';
 
 /** The settings the command line depends on (a subset of `LocalBackendOptions`). */
@@ -25,7 +25,7 @@ export interface LocalSubmission {
  * The spark-submit argv (without the executable) for one attempt: master, name, resources, sparkConf, then the
  * application and its arguments. Platform defaults come before the job's sparkConf so a job can override them.
  */
-export function buildSparkSubmitArgs(req: SubmitRequest, settings: Pick<SparkSubmitSettings, 'master'>): string[] {
+export function buildSparkSubmitArgs(req: AttemptRequest, settings: Pick<SparkSubmitSettings, 'master'>): string[] {
   const { spec } = req;
   const { driver, executor, dynamicAllocation } = spec.resources;
   const conf: Record<string, string> = {
@@ -48,7 +48,7 @@ export function buildSparkSubmitArgs(req: SubmitRequest, settings: Pick<SparkSub
   return [...args, ...applicationArgs(spec.application), ...spec.args];
 }
 
-function applicationArgs(app: SubmitRequest['spec']['application']): string[] {
+function applicationArgs(app: AttemptRequest['spec']['application']): string[] {
   switch (app.type) {
     case 'python':
       return [...(app.pyFiles.length > 0 ? ['--py-files', app.pyFiles.join(',')] : []), app.file];
@@ -76,7 +76,7 @@ export function buildSubmitEnv(settings: SparkSubmitSettings): Record<string, st
 }
 
 /** The full submission for one attempt, as data. */
-export function describeLocalSubmission(req: SubmitRequest, settings: SparkSubmitSettings): LocalSubmission {
+export function describeLocalSubmission(req: AttemptRequest, settings: SparkSubmitSettings): LocalSubmission {
   return {
     command: join(settings.sparkHome, 'bin', 'spark-submit'),
     args: buildSparkSubmitArgs(req, settings),

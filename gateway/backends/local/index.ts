@@ -1,7 +1,8 @@
 /**
  * The local backend: real spark-submit child processes on the worker's machine (DESIGN.md, "The backend
  * contract"). All state lives in files under `runsDir` (layout in files.ts), so a restarted worker adopts runs
- * that a previous worker started, and runs outlive the worker that started them.
+ * that a previous worker started, and runs outlive the worker that started them. The submitting side is
+ * `createLocalBackend`; `createLocalStatusSource` watches the same files.
  *
  * Errors: spark-submit's own failures are run outcomes (status FAILED), never thrown. Anything thrown (file
  * system errors, a wrapper that would not start, a process group that survives SIGKILL) is transient.
@@ -9,7 +10,16 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import type { Backend, LogOptions, RunRef, RunStatus, SubmitRequest, VendorRun } from '../../backend.js';
+import type {
+  AttemptRequest,
+  Backend,
+  CancelTarget,
+  LogOptions,
+  RunRef,
+  RunStatus,
+  StatusSource,
+  VendorRun,
+} from '../../backend.js';
 import { isFinalPhase } from '../../backend.js';
 import { describeLocalSubmission } from './args.js';
 import { lastLines } from './driver-log.js';
@@ -65,7 +75,7 @@ export function createLocalBackend(options: LocalBackendOptions): Backend {
   const dirOf = (run: { executionId: string; attempt: number }) =>
     attemptDir(options.runsDir, run.executionId, run.attempt);
 
-  async function startAttempt(req: SubmitRequest): Promise<VendorRun> {
+  async function startAttempt(req: AttemptRequest): Promise<VendorRun> {
     const dir = dirOf(req);
     const existing = await reader.record(dir);
     if (existing) return toVendorRun(existing);
@@ -88,7 +98,7 @@ export function createLocalBackend(options: LocalBackendOptions): Backend {
     return toVendorRun(record);
   }
 
-  async function cancel(run: RunRef): Promise<void> {
+  async function cancel(run: CancelTarget): Promise<void> {
     const dir = dirOf(run);
     // Let a submit in progress finish first, so its run is cancelled too; its error belongs to its own caller.
     await inflight.get(dir)?.catch(() => undefined);
@@ -135,6 +145,29 @@ export function createLocalBackend(options: LocalBackendOptions): Backend {
     }
   }
 
+  return {
+    name: 'local',
+    describeSubmission: (req) => describeLocalSubmission(req, options),
+    submit(req) {
+      const dir = dirOf(req);
+      const pending = inflight.get(dir);
+      if (pending) return pending;
+      const started = startAttempt(req).finally(() => inflight.delete(dir));
+      inflight.set(dir, started);
+      return started;
+    },
+    status: (run) => reader.status(run, dirOf(run)),
+    cancel,
+    logs,
+    followLogs,
+  };
+}
+
+/** The local backend's status-watching side: scans the run files every `watchIntervalMs`. */
+export function createLocalStatusSource(
+  options: Pick<LocalBackendOptions, 'runsDir' | 'watchIntervalMs'>,
+): StatusSource {
+  const reader = createStatusReader();
   async function* watch(signal: AbortSignal): AsyncIterable<RunStatus> {
     const lastYielded = new Map<string, RunStatus>();
     const done = new Set<string>();
@@ -164,23 +197,7 @@ export function createLocalBackend(options: LocalBackendOptions): Backend {
     }
   }
 
-  return {
-    name: 'local',
-    describeSubmission: (req) => describeLocalSubmission(req, options),
-    submit(req) {
-      const dir = dirOf(req);
-      const pending = inflight.get(dir);
-      if (pending) return pending;
-      const started = startAttempt(req).finally(() => inflight.delete(dir));
-      inflight.set(dir, started);
-      return started;
-    },
-    status: (run) => reader.status(run, dirOf(run)),
-    cancel,
-    logs,
-    followLogs,
-    watch,
-  };
+  return { name: 'local', watch };
 }
 
 /**

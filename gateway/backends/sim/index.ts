@@ -5,7 +5,7 @@
  *
  * Errors: none thrown; scripted failures are run outcomes.
  */
-import type { Backend, RunPhase, RunRef, RunStatus, SubmitRequest, VendorRun } from '../../backend.js';
+import type { AttemptRequest, Backend, RunPhase, RunRef, RunStatus, StatusSource, VendorRun } from '../../backend.js';
 import { isFinalPhase } from '../../backend.js';
 import type { SimAttemptScript } from './lifecycle.js';
 import { phaseAt, scriptForAttempt, scriptedFailure } from './lifecycle.js';
@@ -21,11 +21,15 @@ export interface SimBackendOptions {
   now?: () => number;
 }
 
-/** The sim backend, plus a counter for tests that assert "exactly one backend submission". */
-export type SimBackend = Backend & {
-  /** Distinct (executionId, attempt) pairs submitted for this execution; repeated submits count once. */
-  submissions(executionId: string): number;
-};
+/**
+ * The sim backend: its submitting and status-watching sides in one object (its runs live in this process's
+ * memory), plus a counter for tests that assert "exactly one backend submission".
+ */
+export type SimBackend = Backend &
+  StatusSource & {
+    /** Distinct (executionId, attempt) pairs submitted for this execution; repeated submits count once. */
+    submissions(executionId: string): number;
+  };
 
 interface SimRun {
   vendorRun: VendorRun;
@@ -75,7 +79,7 @@ export function createSimBackend(options: SimBackendOptions = {}): SimBackend {
     return lines.join('\n') + '\n';
   }
 
-  function submit(req: SubmitRequest): Promise<VendorRun> {
+  function submit(req: AttemptRequest): Promise<VendorRun> {
     const key = keyOf(req);
     const existing = runs.get(key);
     if (existing) return Promise.resolve(existing.vendorRun);

@@ -1,0 +1,68 @@
+/**
+ * One API client set per Kubernetes cluster, shared by the submitting backend and the status source of a
+ * process: the cluster's KubeConfig (built by the gateway's composition from the clusters file), the typed
+ * APIs, and one token bucket per cluster, so every call this process makes to a cluster shares one rate limit.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { BackendRejection } from '../../backend.js';
+import { createThrottle, type Throttle } from './throttle.js';
+
+/** A cluster as the backends see it: its name (the placement's `cluster`) and how to reach it. */
+export interface KubernetesCluster {
+  name: string;
+  kubeConfig: KubeConfig;
+}
+
+export interface ClusterClient {
+  name: string;
+  kubeConfig: KubeConfig;
+  objects: CustomObjectsApi;
+  core: CoreV1Api;
+  coordination: CoordinationV1Api;
+  throttle: Throttle;
+}
+
+export interface ClusterClientOptions {
+  /** Client-side rate limit per cluster (client-go's defaults are 5 / 10). */
+  qps?: number;
+  burst?: number;
+  /** Retries of 429/5xx per API call (default 4) and the first backoff (default 200 ms). */
+  retries?: number;
+  retryBaseDelayMs?: number;
+}
+
+/** The clients of a process, by cluster name. */
+export type ClusterClients = ReadonlyMap<string, ClusterClient>;
+
+export function createClusterClients(
+  clusters: readonly KubernetesCluster[],
+  options: ClusterClientOptions = {},
+): ClusterClients {
+  if (clusters.length === 0) throw new Error('the Kubernetes backend needs at least one cluster');
+  return new Map(
+    clusters.map(({ name, kubeConfig }) => [
+      name,
+      {
+        name,
+        kubeConfig,
+        objects: kubeConfig.makeApiClient(CustomObjectsApi),
+        core: kubeConfig.makeApiClient(CoreV1Api),
+        coordination: kubeConfig.makeApiClient(CoordinationV1Api),
+        throttle: createThrottle({
+          qps: options.qps ?? 5,
+          burst: options.burst ?? 10,
+          ...(options.retries !== undefined ? { retries: options.retries } : {}),
+          ...(options.retryBaseDelayMs !== undefined ? { baseDelayMs: options.retryBaseDelayMs } : {}),
+        }),
+      },
+    ]),
+  );
+}
+
+/** The client of a named cluster; an unknown name is a permanent rejection (a placement from an old config). */
+export function clientFor(clients: ClusterClients, name: string): ClusterClient {
+  const client = clients.get(name);
+  if (!client) throw new BackendRejection(`unknown Kubernetes cluster "${name}"`);
+  return client;
+}

@@ -1,0 +1,199 @@
+/**
+ * The one composition of the Spark Gateway's parts, for each process role (STYLE.md §15: one decider, chosen at
+ * one composition root; each process builds only what its role needs):
+ *
+ * | role    | gateway (placement + submitting backends)       | health monitor | status sources (watch, Lease)   |
+ * |---------|-------------------------------------------------|----------------|---------------------------------|
+ * | api     | yes: previews placements from recorded health   | no             | no                              |
+ * | worker  | yes: places, records and submits                | with clusters  | local, EMR, sim; Kubernetes     |
+ * |         |                                                 |                | unless WORKER_WATCHES_KUBERNETES |
+ * | watcher | no                                              | yes            | Kubernetes only, under a Lease  |
+ *
+ * The worker's monitor records every probe round in `cluster_health`, which is how the API previews the same
+ * placement the worker would make without probing anything itself.
+ */
+import os from 'node:os';
+import type { Logger } from 'pino';
+import { dataPaths, type Config } from '../config/index.js';
+import type { BackendName } from '../schema/states.js';
+import type { ExecutionStore } from '../store/executions.js';
+import type { Backend, StatusSource } from './backend.js';
+import {
+  createClusterClients,
+  createKubernetesBackend,
+  createKubernetesStatusSource,
+  type ClusterClients,
+  type LeaseElector,
+} from './backends/kubernetes/index.js';
+import { createEmrBackend, createEmrStatusSource } from './backends/emr/index.js';
+import { createLocalBackend, createLocalStatusSource } from './backends/local/index.js';
+import { emrConfigured, kubeConfigFor, loadGatewayConfig, type GatewayConfig } from './clusters.js';
+import { HealthMonitor } from './health.js';
+import { SparkGateway } from './index.js';
+
+export type ProcessRole = 'api' | 'worker' | 'watcher';
+
+export interface SparkInstallation {
+  sparkHome: string;
+  python?: string;
+}
+
+export interface ComposeOptions {
+  role: ProcessRole;
+  config: Config;
+  logger: Logger;
+  /** Placements, recorded health and load; the watcher has none. */
+  store?: ExecutionStore;
+  /** Spark for the local backend; absent when LOCAL_BACKEND_ENABLED=false (or in the watcher). */
+  spark?: SparkInstallation;
+  /** Extra backends built by the caller (tests add `sim`); one that can also watch is a status source too. */
+  extra?: Partial<Record<BackendName, Backend & Partial<StatusSource>>>;
+}
+
+export interface Composition {
+  role: ProcessRole;
+  /** The clusters file, when GATEWAY_CONFIG is set. */
+  gatewayConfig?: GatewayConfig;
+  /** Placement and the submitting backends (api and worker). */
+  gateway?: SparkGateway;
+  /** The clusters' health probes (worker and watcher, with clusters). */
+  monitor?: HealthMonitor;
+  /** What this process forwards as workflow signals. */
+  statusSources: StatusSource[];
+  /** Per-cluster Lease electors, when this process watches with WATCH_LEASE_NAMESPACE set. */
+  electors: ReadonlyMap<string, LeaseElector>;
+  stop(): Promise<void>;
+}
+
+/** How long a recorded probe stays valid for the API: a few probe rounds, at least 30 s. */
+function healthStaleAfterMs(config: Config): number {
+  return Math.max(30_000, 3 * (config.GATEWAY_HEALTH_INTERVAL_MS + config.GATEWAY_HEALTH_TIMEOUT_MS));
+}
+
+/** Builds the gateway parts the role needs. With clusters, a probing role starts its monitor before returning. */
+export async function composeGateway(options: ComposeOptions): Promise<Composition> {
+  const { role, config, logger, store } = options;
+  const gatewayConfig = config.GATEWAY_CONFIG ? loadGatewayConfig(config.GATEWAY_CONFIG) : undefined;
+  const clusters = gatewayConfig?.clusters ?? [];
+  const clients: ClusterClients | undefined =
+    clusters.length > 0
+      ? createClusterClients(
+          clusters.map((c) => ({ name: c.name, kubeConfig: kubeConfigFor(c) })),
+          { qps: config.K8S_QPS, burst: config.K8S_BURST },
+        )
+      : undefined;
+  const kubeLogger = logger.child({ backend: 'kubernetes' });
+
+  const probes = role !== 'api' && clients !== undefined;
+  const monitor = probes
+    ? new HealthMonitor(
+        [...clients.values()].map((c) => ({ name: c.name, kubeConfig: c.kubeConfig })),
+        {
+          intervalMs: config.GATEWAY_HEALTH_INTERVAL_MS,
+          timeoutMs: config.GATEWAY_HEALTH_TIMEOUT_MS,
+          onChange: (name, health) => logger.info({ cluster: name, ...health }, 'cluster health changed'),
+          ...(store ? { onRound: (snapshot) => store.recordClusterHealth(snapshot) } : {}),
+        },
+      )
+    : undefined;
+
+  const statusSources: StatusSource[] = [];
+  let electors: ReadonlyMap<string, LeaseElector> = new Map();
+  const watchesKubernetes = role === 'watcher' || (role === 'worker' && config.WORKER_WATCHES_KUBERNETES);
+  if (clients && watchesKubernetes) {
+    const source = createKubernetesStatusSource({
+      clients,
+      leaderElection: config.WATCH_LEASE_NAMESPACE
+        ? {
+            namespace: config.WATCH_LEASE_NAMESPACE,
+            identity: `${os.hostname()}-${process.pid}`,
+            leaseDurationMs: 15_000,
+            renewMs: 5_000,
+          }
+        : undefined,
+      logger: kubeLogger,
+    });
+    electors = source.electors;
+    statusSources.push(source);
+  }
+
+  let gateway: SparkGateway | undefined;
+  if (role !== 'watcher') {
+    const backends: Partial<Record<BackendName, Backend>> = {};
+    if (options.spark) {
+      const local = {
+        sparkHome: options.spark.sparkHome,
+        pythonExecutable: options.spark.python,
+        runsDir: dataPaths(config).runsDir,
+        master: config.LOCAL_SPARK_MASTER,
+        watchIntervalMs: config.LOCAL_WATCH_INTERVAL_MS,
+        logger: logger.child({ backend: 'local' }),
+      };
+      backends.local = createLocalBackend(local);
+      if (role === 'worker') statusSources.push(createLocalStatusSource(local));
+    }
+    if (clients) {
+      backends.kubernetes = createKubernetesBackend({
+        clients,
+        sparkVersions: config.SPARK_VERSIONS,
+        images: Object.fromEntries(Object.keys(config.SPARK_VERSIONS).map((v) => [v, config.SPARK_IMAGE])),
+        retention: {
+          resourceRetainPolicy: config.K8S_RETAIN_POLICY,
+          ttlAfterStopMillis: config.K8S_TTL_AFTER_STOP_MS,
+        },
+        statusTimeoutMs: config.K8S_STATUS_TIMEOUT_MS,
+        logger: kubeLogger,
+      });
+    }
+    const emr = gatewayConfig && emrConfigured(gatewayConfig) ? gatewayConfig.emr : undefined;
+    if (emr) {
+      const emrLogger = logger.child({ backend: 'emr' });
+      backends.emr = createEmrBackend({ ...emr, logger: emrLogger });
+      if (role === 'worker')
+        statusSources.push(
+          createEmrStatusSource({ ...emr, pollIntervalMs: emr.statusPollIntervalMs, logger: emrLogger }),
+        );
+    }
+    for (const [name, backend] of Object.entries(options.extra ?? {})) {
+      backends[name as BackendName] = backend;
+      if (role === 'worker' && backend.watch) statusSources.push(backend as StatusSource);
+    }
+    const staleAfterMs = healthStaleAfterMs(config);
+    const names = clusters.map((c) => c.name);
+    gateway = new SparkGateway({
+      backends,
+      inventory: {
+        ...(clients && gatewayConfig
+          ? {
+              kubernetes: {
+                clusters,
+                preferredRegion: gatewayConfig.preferredRegion,
+                teamDomains: gatewayConfig.teamDomains,
+                defaultDomain: config.K8S_DEFAULT_DOMAIN,
+              },
+            }
+          : {}),
+        ...(emr ? { emr } : {}),
+        ...(config.DEFAULT_BACKEND ? { defaultBackend: config.DEFAULT_BACKEND } : {}),
+      },
+      view: async () => ({
+        health: monitor ? monitor.snapshot() : store ? await store.clusterHealth(names, staleAfterMs) : {},
+        load: store ? await store.runningByCluster() : {},
+      }),
+      ...(store ? { placements: store.placementLog() } : {}),
+    });
+  }
+
+  await monitor?.start();
+  return {
+    role,
+    ...(gatewayConfig ? { gatewayConfig } : {}),
+    ...(gateway ? { gateway } : {}),
+    ...(monitor ? { monitor } : {}),
+    statusSources,
+    electors,
+    stop: async () => {
+      await monitor?.stop();
+    },
+  };
+}
