@@ -74,5 +74,22 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // A Node process talks to workflows through their message definitions, never by importing a workflow.
+    files: ['api/**/*.ts', 'service/**/*.ts', 'cli/**/*.ts', 'store/**/*.ts', 'activities/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/workflows/*', '!**/workflows/*definitions.js'],
+              message: 'Import the workflow messages from workflows/*definitions.js, not a workflow module.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
 );

@@ -12,9 +12,9 @@
  * Errors: anything else thrown (Temporal unreachable) is transient and retried by the workflow's retry policy.
  */
 import { log } from '@temporalio/activity';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { workflowIdFor } from '../store/ids.js';
-import { cancelUpdate } from '../workflows/definitions.js';
+import type { Client } from '@temporalio/client';
+import { Conflict } from '../service/errors.js';
+import { cancelExecution } from '../service/executions.js';
 
 export interface ContinuousActivityDeps {
   client: Client;
@@ -26,15 +26,16 @@ export function createContinuousActivities({ client }: ContinuousActivityDeps) {
   return {
     /** Cancels a run through its execution's cancel Update and waits until the execution has ended. */
     async stopExecution(input: { executionId: string; reason: string }): Promise<void> {
-      const handle = client.workflow.getHandle(workflowIdFor(input.executionId));
       try {
-        await handle.executeUpdate(cancelUpdate, {
-          args: [{ reason: input.reason, requestedBy: 'continuous-job' }],
-          updateId: `continuous-stop-${input.executionId}`,
-        });
+        await cancelExecution(
+          { client },
+          { executionId: input.executionId, state: 'RUNNING' },
+          { reason: input.reason, requestedBy: 'continuous-job' },
+          { waitFor: 'completed', updateId: `continuous-stop-${input.executionId}` },
+        );
       } catch (err) {
         // Already finished (the validator refused), or gone: nothing left to stop.
-        if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) return;
+        if (err instanceof Conflict) return;
         throw err;
       }
     },

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { ConfigError, type Config } from '../config/index.js';
+import { Forbidden, NotFound } from '../service/errors.js';
 import { HttpProblem } from './problem.js';
 
 export const ROLES = ['member', 'admin'] as const;
@@ -112,4 +113,33 @@ export function authenticate(tokens: TokenRegistry): RequestHandler {
 /** True when `principal` may see resources of `team`. */
 export function canAccess(principal: Principal, team: string): boolean {
   return principal.role === 'admin' || principal.team === team;
+}
+
+/**
+ * The one team access check of every route.
+ * - `read` (see, cancel, control a thing of `team`): the team, or NotFound, so another team's thing looks as if it
+ *   did not exist.
+ * - `submit` (create something for a team): a member's own team (naming another is 403); an admin must name one.
+ */
+export function authorizeTeam(
+  principal: Principal,
+  access: { read: string; what: string } | { submit: string | undefined },
+): string {
+  if ('read' in access) {
+    if (!canAccess(principal, access.read)) throw new NotFound(`no ${access.what}`);
+    return access.read;
+  }
+  const requested = access.submit;
+  if (principal.role === 'admin') {
+    if (!requested) {
+      throw new HttpProblem(400, 'Invalid request', 'team is required when submitting with an admin token', [
+        { path: 'team', message: 'required' },
+      ]);
+    }
+    return requested;
+  }
+  if (requested && requested !== principal.team) {
+    throw new Forbidden(`this token belongs to team "${principal.team}"; it cannot submit for team "${requested}"`);
+  }
+  return principal.team;
 }

@@ -4,10 +4,16 @@
  */
 import type { ErrorRequestHandler, Response } from 'express';
 import type { z } from 'zod';
+import { ManifestError } from '../dcp/manifest.js';
+import { BackendRejection } from '../gateway/backend.js';
+import { Conflict, Forbidden, NotFound, Unavailable } from '../service/errors.js';
+import { SubmitRejected } from '../service/submit.js';
 
 export interface FieldProblem {
   path: string;
   message: string;
+  line?: number;
+  column?: number;
 }
 
 export class HttpProblem extends Error {
@@ -47,22 +53,70 @@ export function sendProblem(res: Response, problem: HttpProblem): void {
   });
 }
 
-/** The last middleware: known problems as they are, body-parser errors as 400/413, anything else as a bare 500. */
+/** A manifest parse error: a 400 listing every issue with its file, line and column. */
+export function manifestProblem(err: ManifestError): HttpProblem {
+  return new HttpProblem(
+    400,
+    'Invalid manifest',
+    `${err.issues.length} problem(s) in ${[...new Set(err.issues.map((i) => i.file))].join(', ')}`,
+    err.issues.map((i) => ({
+      path: i.field || '(document)',
+      message: `${i.file}:${i.line}:${i.column}: ${i.message}`,
+      line: i.line,
+      column: i.column,
+    })),
+  );
+}
+
+/**
+ * The one map from the domain's errors to HTTP answers:
+ *
+ * | error                                   | answer                                              |
+ * |-----------------------------------------|-----------------------------------------------------|
+ * | `SubmitRejected`                        | its 409 (idempotency conflict) or 422, with `field` |
+ * | `BackendRejection`                      | 422 on `backend`                                    |
+ * | `NotFound` (incl. another team's thing) | 404                                                 |
+ * | `Conflict` (e.g. Update refused: ended) | 409                                                 |
+ * | `Forbidden`                             | 403                                                 |
+ * | `Unavailable` (a worker does not answer)| 503                                                 |
+ * | `ManifestError`                         | 400, each issue with its line and column            |
+ * | body too large / malformed JSON         | 413 / 400                                           |
+ *
+ * Anything else is a bug or an outage: undefined here, a bare 500 from the handler.
+ */
+export function problemOf(err: unknown): HttpProblem | undefined {
+  if (err instanceof HttpProblem) return err;
+  if (err instanceof SubmitRejected) {
+    const title = err.status === 409 ? 'Conflict' : 'Unprocessable request';
+    return new HttpProblem(
+      err.status,
+      title,
+      err.message,
+      err.field ? [{ path: err.field, message: err.message }] : undefined,
+    );
+  }
+  if (err instanceof BackendRejection) {
+    return new HttpProblem(422, 'Unprocessable request', err.message, [{ path: 'backend', message: err.message }]);
+  }
+  if (err instanceof NotFound) return new HttpProblem(404, 'Not found', err.message);
+  if (err instanceof Conflict) return new HttpProblem(409, 'Conflict', err.message);
+  if (err instanceof Forbidden) return new HttpProblem(403, 'Forbidden', err.message);
+  if (err instanceof Unavailable) return new HttpProblem(503, 'Service unavailable', err.message);
+  if (err instanceof ManifestError) return manifestProblem(err);
+  const e = err as { type?: string; status?: number; message?: string };
+  if (e.type === 'entity.too.large') return new HttpProblem(413, 'Request body too large', e.message ?? '');
+  if (e.type === 'entity.parse.failed') {
+    return new HttpProblem(400, 'Malformed JSON', `the request body is not valid JSON: ${e.message}`);
+  }
+  if (e.status && e.status >= 400 && e.status < 500) return new HttpProblem(e.status, 'Bad request', e.message ?? '');
+  return undefined;
+}
+
+/** The last middleware: every known problem by `problemOf`, anything else as a bare 500. */
 export function problemHandler(log: (err: unknown) => void): ErrorRequestHandler {
   return (err: unknown, _req, res, _next) => {
-    if (err instanceof HttpProblem) return sendProblem(res, err);
-    const e = err as { type?: string; status?: number; message?: string };
-    if (e.type === 'entity.too.large')
-      return sendProblem(res, new HttpProblem(413, 'Request body too large', e.message ?? ''));
-    if (e.type === 'entity.parse.failed') {
-      return sendProblem(
-        res,
-        new HttpProblem(400, 'Malformed JSON', `the request body is not valid JSON: ${e.message}`),
-      );
-    }
-    if (e.status && e.status >= 400 && e.status < 500) {
-      return sendProblem(res, new HttpProblem(e.status, 'Bad request', e.message ?? ''));
-    }
+    const problem = problemOf(err);
+    if (problem) return sendProblem(res, problem);
     log(err);
     sendProblem(res, new HttpProblem(500, 'Internal error', 'the server failed to handle this request; see its logs'));
   };

@@ -1,10 +1,21 @@
-import type { DryRun } from '../service/submit.js';
+/**
+ * Rows and service results turned into the wire shapes of api/wire.ts; the schemas type every view, so a field
+ * the document promises cannot go missing here.
+ */
+import type { z } from 'zod';
+import type { DryRun as DryRunResult } from '../service/submit.js';
+import type { JobOverview, JobView } from '../service/manifests.js';
+import { jobIdOf, teamOfJobPath } from '../schema/vocabulary.js';
 import type { EventRow, ExecutionRow } from '../store/executions.js';
+import type { ContinuousState } from '../workflows/continuous-definitions.js';
+import type * as wire from './wire.js';
 
-/** GET /api/v1/jobs/{id}: the reference's status shape, plus attempts, placement and the error if any. */
-export function jobStatusView(row: ExecutionRow) {
+type In<S extends z.ZodType> = z.input<S>;
+
+/** GET /api/v1/jobs/{executionId}: the reference's status shape, plus attempts, placement and the error if any. */
+export function executionView(row: ExecutionRow): In<typeof wire.Execution> {
   return {
-    job_id: row.executionId,
+    job_id: jobIdOf(row.jobPath),
     execution_id: row.executionId,
     job_path: row.jobPath,
     team: row.team,
@@ -24,8 +35,19 @@ export function jobStatusView(row: ExecutionRow) {
   };
 }
 
+export function eventView(row: EventRow): In<typeof wire.Event> {
+  return {
+    event_id: row.eventId,
+    execution_id: row.executionId,
+    event_type: row.eventType,
+    attempt: row.attempt,
+    timestamp: row.timestamp.toISOString(),
+    payload: row.payload,
+  };
+}
+
 /** POST /api/v1/jobs?dryRun=true: the placement a submit would get now, with its reason, and its payload. */
-export function dryRunView(dry: DryRun) {
+export function dryRunView(dry: DryRunResult): In<typeof wire.DryRun> {
   const placed = dry.decision.kind === 'placed' ? dry.decision.placement : undefined;
   return {
     dry_run: true,
@@ -46,13 +68,63 @@ export function dryRunView(dry: DryRun) {
   };
 }
 
-export function eventView(row: EventRow) {
+/** A streaming job's loop, under the id it was addressed by. */
+export function streamingView(id: string, state: ContinuousState): In<typeof wire.StreamingJob> {
   return {
-    event_id: row.eventId,
-    execution_id: row.executionId,
-    event_type: row.eventType,
-    attempt: row.attempt,
-    timestamp: row.timestamp.toISOString(),
-    payload: row.payload,
+    job_id: id,
+    job_path: state.jobPath,
+    team: teamOfJobPath(state.jobPath),
+    job_type: 'streaming',
+    status: state.status,
+    spec_version: state.specVersion,
+    running_spec_version: state.runningSpecVersion ?? null,
+    current_execution_id: state.currentExecutionId ?? null,
+    restart_count: state.restartCount,
+    consecutive_failures: state.consecutiveFailures,
+    last_failure: state.lastFailure ?? null,
+    degraded: state.degraded,
+    next_restart_at: state.nextRestartAt ?? null,
+    recent_execution_ids: state.executionIds,
+  };
+}
+
+/** The manifest view of a job (legacy camelCase). */
+export function manifestJobView(view: JobView): In<typeof wire.ManifestJob> {
+  const { lastExecution: e, ...rest } = view;
+  return {
+    ...rest,
+    ...(e
+      ? {
+          lastExecution: {
+            ...e,
+            createdAt: e.createdAt.toISOString(),
+            endTime: e.endTime?.toISOString() ?? null,
+            scheduledTime: e.scheduledTime?.toISOString() ?? null,
+          },
+        }
+      : {}),
+  };
+}
+
+/** GET /api/v1/jobs/{team}.{name}: the job, its schedule or loop, and its latest execution. */
+export function jobView(job: JobOverview): In<typeof wire.Job> {
+  const last = job.lastExecution ? executionView(job.lastExecution) : null;
+  const view = manifestJobView(job.view);
+  return {
+    job_id: jobIdOf(job.view.jobPath),
+    job_path: job.view.jobPath,
+    team: job.view.team,
+    name: job.view.spec.name,
+    job_type: job.view.jobType,
+    owner: job.view.owner,
+    spec: job.view.spec,
+    schedule: view.schedule ?? null,
+    streaming: job.continuous ? streamingView(jobIdOf(job.view.jobPath), job.continuous) : null,
+    last_execution: last,
+    execution_id: last?.execution_id ?? null,
+    status: last?.status ?? null,
+    start_time: last?.start_time ?? null,
+    spark_ui_url: last?.spark_ui_url ?? null,
+    logs_url: last?.logs_url ?? null,
   };
 }

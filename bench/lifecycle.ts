@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { JobSpec } from '../schema/job-spec.js';
 import { submitExecution } from '../service/submit.js';
-import { workflowIdFor } from '../store/ids.js';
+import { executionWorkflowId } from '../schema/vocabulary.js';
 import { BENCH_JOB, openBenchEnv } from './env.js';
 import { percentile, printTable } from './stats.js';
 
@@ -42,7 +42,7 @@ export async function lifecycleBench(argv: string[]): Promise<void> {
         }
       }),
     );
-    await Promise.all(ids.map((id) => client.workflow.getHandle(workflowIdFor(id)).result()));
+    await Promise.all(ids.map((id) => client.workflow.getHandle(executionWorkflowId(id)).result()));
     const elapsed = (Date.now() - started) / 1000;
 
     const toSubmitted: number[] = [];
@@ -59,7 +59,9 @@ export async function lifecycleBench(argv: string[]): Promise<void> {
     }
     const sample = ids.slice(0, 20);
     const historyLengths = await Promise.all(
-      sample.map(async (id) => (await client.workflow.getHandle(workflowIdFor(id)).fetchHistory()).events?.length ?? 0),
+      sample.map(
+        async (id) => (await client.workflow.getHandle(executionWorkflowId(id)).fetchHistory()).events?.length ?? 0,
+      ),
     );
     printTable('bench/lifecycle (sim backend, real Temporal dev server + Postgres)', [
       ['executions', String(total)],

@@ -11,15 +11,10 @@ import { runMain } from './main.js';
 import { connectDependencies } from './runtime.js';
 
 runMain('api', async () => {
-  const config = loadConfig();
+  const config = loadConfig(process.env, 'api');
   const tokens = loadTokens(config);
-  if (tokens.size === 0) {
-    throw new ConfigError(
-      'no API tokens are configured: set API_TOKENS or API_TOKENS_FILE (npm run dev sets a local one)',
-    );
-  }
   const logger = pino({ level: config.LOG_LEVEL });
-  const { databaseUrl, spark } = await connectDependencies(config, (line) => logger.info(line));
+  const { databaseUrl, spark } = await connectDependencies(config);
   const connection = await Connection.connect({ address: temporalAddress(config) });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const database = openDatabase(databaseUrl);

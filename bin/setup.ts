@@ -3,7 +3,7 @@
  * ~/.cache/spark-runner. `npm run dev` and the test global setup run the same steps on their own.
  */
 import { loadConfig } from '../config/index.js';
-import { checkDatabaseUrl } from '../provision/postgres.js';
+import { checkDatabaseUrl } from '../store/db.js';
 import { provision, provisionDevCluster } from '../provision/index.js';
 import { runMain } from './main.js';
 

@@ -6,7 +6,7 @@ import { runMain } from './main.js';
 import { checkTemporal } from './runtime.js';
 
 runMain('watcher', async () => {
-  const config = loadConfig();
+  const config = loadConfig(process.env, 'watcher');
   const logger = pino({ level: config.LOG_LEVEL });
   const address = await checkTemporal(config);
   const watcher = await startWatcher({ config, logger, address });

@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isTerminal, type TerminalState } from '../schema/states.js';
-import type { JobStatus } from './api-types.js';
+import type { Execution } from '../api/wire.js';
 import type { Output } from './context.js';
 import { ConnectionError } from './errors.js';
 import { formatDuration, truncate } from './format.js';
@@ -15,7 +15,7 @@ export const POLL_INTERVAL_MS = 1000;
 const MAX_MISSED_POLLS = 30;
 
 /** One status line: `RUNNING  attempt 1  0m12s  local  ui http://...`. */
-export function statusLine(job: JobStatus, elapsedMs: number): string {
+export function statusLine(job: Execution, elapsedMs: number): string {
   return [
     job.status.padEnd(9),
     (job.attempts > 0 ? `attempt ${job.attempts}` : '').padEnd(9), // blank before the first attempt
@@ -33,7 +33,7 @@ class ProgressLine {
 
   constructor(private readonly out: Output) {}
 
-  show(job: JobStatus, elapsedMs: number): void {
+  show(job: Execution, elapsedMs: number): void {
     const line = statusLine(job, elapsedMs);
     if (this.out.isTTY) {
       // A line wider than the terminal would wrap, and \r could then only rewrite its last row.
@@ -60,15 +60,15 @@ export async function waitForEnd(
   id: string,
   progress: Output,
   signal: AbortSignal,
-): Promise<JobStatus & { status: TerminalState }> {
+): Promise<Execution & { status: TerminalState }> {
   const started = Date.now();
   const line = new ProgressLine(progress);
   let missed = 0;
   try {
     for (;;) {
-      let job: JobStatus | undefined;
+      let job: Execution | undefined;
       try {
-        job = await api.json<JobStatus>('GET', `/api/v1/jobs/${encodeURIComponent(id)}`);
+        job = await api.json<Execution>('GET', `/api/v1/jobs/${encodeURIComponent(id)}`);
         missed = 0;
       } catch (err) {
         if (!(err instanceof ConnectionError) || ++missed > MAX_MISSED_POLLS) throw err;

@@ -6,6 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { BACKENDS } from '../schema/states.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const optionalString = z
@@ -55,11 +56,6 @@ export const ConfigSchema = z.object({
   /** How often the local backend checks its runs for status changes (pushed to workflows as signals). */
   LOCAL_WATCH_INTERVAL_MS: int(50, 60_000).default(1000),
 
-  /** A kube-apiserver binary for the tests' real Kubernetes API server, instead of building one from Go modules. */
-  KUBE_APISERVER: optionalString,
-  /** An etcd (>= 3.5) binary for the tests' Kubernetes API server, instead of building one from Go modules. */
-  ETCD: optionalString,
-
   /** Address the REST API binds to. Loopback by default; set 0.0.0.0 in a container. */
   API_HOST: z.string().default('127.0.0.1'),
   /** Port of the REST API. */
@@ -78,7 +74,7 @@ export const ConfigSchema = z.object({
   API_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(256 * 1024),
 
   /** Backend for `backend: auto`. Unset: kubernetes when GATEWAY_CONFIG names clusters, else local. */
-  DEFAULT_BACKEND: z.enum(['local', 'kubernetes', 'emr', 'sim']).optional(),
+  DEFAULT_BACKEND: z.enum(BACKENDS).optional(),
   /** Spark versions a JobSpec may ask for; anything else is rejected at submit. */
   ENGINE_VERSIONS: list.default(['3.5', '4.0', '4.1', '4.2']),
 
@@ -165,11 +161,63 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/** Parses the environment once. Throws ConfigError naming the first bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = ConfigSchema.safeParse(env);
+/**
+ * A prerequisite this process needs is missing or does not answer (Temporal, Postgres, Spark). One line for a
+ * person: what is missing and how to provide it. Entry points print it without a stack trace and exit non-zero.
+ */
+export class DependencyError extends Error {
+  override readonly name: string = 'DependencyError';
+}
+
+/** The processes that read this config; each has a cross-field check of its own. */
+export type ProcessRole = 'api' | 'worker' | 'watcher';
+
+/** What a role cannot start without, checked across variables; each message names them and what to do. */
+const ROLE_CHECKS: Record<ProcessRole, (config: Config) => { path: keyof Config; message: string } | undefined> = {
+  api: (c) =>
+    c.API_TOKENS || c.API_TOKENS_FILE
+      ? undefined
+      : {
+          path: 'API_TOKENS',
+          message: 'no API tokens are configured: set API_TOKENS or API_TOKENS_FILE (npm run dev sets a local one)',
+        },
+  worker: (c) =>
+    c.LOCAL_BACKEND_ENABLED || c.GATEWAY_CONFIG
+      ? undefined
+      : {
+          path: 'GATEWAY_CONFIG',
+          message:
+            'no backend is enabled: set GATEWAY_CONFIG to a clusters file, or LOCAL_BACKEND_ENABLED=true with Spark installed',
+        },
+  watcher: (c) =>
+    c.GATEWAY_CONFIG
+      ? undefined
+      : {
+          path: 'GATEWAY_CONFIG',
+          message: 'the watcher follows Kubernetes clusters: set GATEWAY_CONFIG to the clusters file',
+        },
+};
+
+/** The schema a role's process parses its environment with: the settings, then the role's cross-field check. */
+export function configSchemaFor(role?: ProcessRole) {
+  return ConfigSchema.superRefine((config, ctx) => {
+    const problem = role ? ROLE_CHECKS[role](config) : undefined;
+    if (problem)
+      ctx.addIssue({ code: 'custom', path: [problem.path], message: problem.message, params: { crossField: true } });
+  });
+}
+
+/**
+ * Parses the environment once (for a role's process: with that role's cross-field check). Throws ConfigError
+ * naming the first bad variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ProcessRole): Config {
+  const parsed = configSchemaFor(role).safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
+    if (issue.code === 'custom' && (issue.params as { crossField?: boolean } | undefined)?.crossField) {
+      throw new ConfigError(issue.message);
+    }
     const variable = String(issue.path[0] ?? 'environment');
     throw new ConfigError(`${variable}=${JSON.stringify(env[variable] ?? '')} is invalid: ${issue.message}`);
   }
@@ -189,4 +237,13 @@ export function dataPaths(config: Config) {
     postgresDir: path.join(data, 'postgres'),
     runsDir: path.join(data, 'runs'),
   };
+}
+
+/** The team's concurrency limit, or undefined when it may run any number of executions at once. */
+export function teamLimit(
+  config: Pick<Config, 'TEAM_CONCURRENCY_LIMITS' | 'DEFAULT_TEAM_CONCURRENCY'>,
+  team: string,
+): number | undefined {
+  const limit = config.TEAM_CONCURRENCY_LIMITS[team] ?? config.DEFAULT_TEAM_CONCURRENCY;
+  return limit > 0 ? limit : undefined;
 }

@@ -14,7 +14,9 @@
  */
 import os from 'node:os';
 import type { Logger } from 'pino';
-import { dataPaths, type Config } from '../config/index.js';
+import { dataPaths, type Config, type ProcessRole } from '../config/index.js';
+
+export type { ProcessRole } from '../config/index.js';
 import type { BackendName } from '../schema/states.js';
 import type { ExecutionStore } from '../store/executions.js';
 import type { Backend, StatusSource } from './backend.js';
@@ -30,8 +32,6 @@ import { createLocalBackend, createLocalStatusSource } from './backends/local/in
 import { emrConfigured, kubeConfigFor, loadGatewayConfig, type GatewayConfig } from './clusters.js';
 import { HealthMonitor } from './health.js';
 import { SparkGateway } from './index.js';
-
-export type ProcessRole = 'api' | 'worker' | 'watcher';
 
 export interface SparkInstallation {
   sparkHome: string;

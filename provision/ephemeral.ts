@@ -9,7 +9,8 @@ import path from 'node:path';
 import type { Config } from '../config/index.js';
 import { runMigrations } from '../store/db.js';
 import { provision, type Provisioned } from './index.js';
-import { checkDatabaseUrl, startPostgres } from './postgres.js';
+import { checkDatabaseUrl } from '../store/db.js';
+import { startPostgres } from './postgres.js';
 import { freePort, type ManagedProcess } from './process.js';
 import { startTemporalDevServer } from './temporal.js';
 

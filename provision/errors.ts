@@ -1,8 +1,10 @@
+import { DependencyError } from '../config/index.js';
+
 /**
  * A prerequisite that could not be provisioned. The message is one line for a person: what is missing and how
  * to provide it. Entry points print it without a stack trace and exit non-zero.
  */
-export class ProvisionError extends Error {
+export class ProvisionError extends DependencyError {
   override readonly name = 'ProvisionError';
 }
 

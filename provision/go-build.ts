@@ -59,17 +59,56 @@ export async function buildFromWrapper(build: GoBuild, binary: string, log: (lin
   );
 }
 
-async function goBuild(build: GoBuild, binary: string, log: (line: string) => void): Promise<void> {
+/** The environment every go command on a wrapper runs with; fails with a one-line ProvisionError without Go. */
+async function goEnv(build: Pick<GoBuild, 'name' | 'goMin' | 'overrideVariable'>): Promise<NodeJS.ProcessEnv> {
   const go = await goVersion();
   if (!go) {
     throw new ProvisionError(
       `${build.name} is not cached and Go is not installed: install Go >= ${build.goMin.join('.')} (https://go.dev/dl/), or set ${build.overrideVariable}`,
     );
   }
-  const work = `${binary}.build-${process.pid}`;
+  return {
+    ...process.env,
+    CGO_ENABLED: '0',
+    // -mod=readonly: the committed go.sum must already hold every module of the build list.
+    GOFLAGS: '-mod=readonly -modcacherw -buildvcs=false',
+    GOTOOLCHAIN: atLeast(go, build.goMin) ? 'local' : 'auto',
+  };
+}
+
+/** A scratch copy of the wrapper's go.mod and go.sum, so go commands never write into the source tree. */
+function wrapperCopy(wrapper: string, work: string): void {
   fs.rmSync(work, { recursive: true, force: true });
   fs.mkdirSync(work, { recursive: true });
-  for (const f of ['go.mod', 'go.sum']) fs.copyFileSync(path.join(build.wrapper, f), path.join(work, f));
+  for (const f of ['go.mod', 'go.sum']) fs.copyFileSync(path.join(wrapper, f), path.join(work, f));
+}
+
+/**
+ * Where `module` (at the version the wrapper pins, checked against its go.sum) lies in the Go module cache,
+ * downloading it if needed: for files a build needs beside the binary, such as SQL schemas. `scratch` is a
+ * directory this call may create and removes again.
+ */
+export async function wrapperModuleDir(build: GoBuild, module: string, scratch: string): Promise<string> {
+  const env = await goEnv(build);
+  wrapperCopy(build.wrapper, scratch);
+  try {
+    const { stdout } = await run('go', ['mod', 'download', '-json', module], { cwd: scratch, env, timeout: 600_000 });
+    const dir = (JSON.parse(stdout) as { Dir?: string }).Dir;
+    if (!dir) throw new Error(`go mod download printed no Dir for ${module}`);
+    return dir;
+  } catch (err) {
+    throw new ProvisionError(
+      `downloading ${module} for ${build.name} ${build.version} failed (${failureDetail(err, 3)}): check access to the Go module proxy, or set ${build.overrideVariable}`,
+    );
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+async function goBuild(build: GoBuild, binary: string, log: (line: string) => void): Promise<void> {
+  const env = await goEnv(build);
+  const work = `${binary}.build-${process.pid}`;
+  wrapperCopy(build.wrapper, work);
   const started = Date.now();
   const elapsed = () => Math.round((Date.now() - started) / 1000);
   log(`building ${build.name} ${build.version} from Go modules (first run only; ${build.estimate} on 2 cores)...`);
@@ -78,13 +117,7 @@ async function goBuild(build: GoBuild, binary: string, log: (line: string) => vo
   try {
     await run('go', ['build', '-trimpath', '-ldflags', build.ldflags, '-o', tmp, build.pkg], {
       cwd: work,
-      env: {
-        ...process.env,
-        CGO_ENABLED: '0',
-        // -mod=readonly: the committed go.sum must already hold every module of the build list.
-        GOFLAGS: '-mod=readonly -modcacherw -buildvcs=false',
-        GOTOOLCHAIN: atLeast(go, build.goMin) ? 'local' : 'auto',
-      },
+      env,
       maxBuffer: 64 * 1024 * 1024,
     });
   } catch (err) {

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { canQuery } from '../store/db.js';
 import { failureDetail, ProvisionError } from './errors.js';
 import { startProcess, waitFor, type ManagedProcess, type StartOptions } from './process.js';
 
@@ -123,7 +124,7 @@ export async function startPostgres(
   const url = `postgres://${PG_USER}@127.0.0.1:${port}/${PG_DATABASE}`;
   const adminUrl = `postgres://${PG_USER}@127.0.0.1:${port}/postgres`;
   try {
-    await waitFor(() => canQuery(adminUrl), {
+    await waitFor(() => canQuery(adminUrl).then(() => true), {
       timeoutMs: 60_000,
       message: `Postgres did not start on port ${port} (data directory ${dataDir})`,
       exited: server.exited,
@@ -136,17 +137,6 @@ export async function startPostgres(
   return { process: server, url };
 }
 
-async function canQuery(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return true;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
 async function createDatabaseIfMissing(adminUrl: string, name: string): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
@@ -155,23 +145,5 @@ async function createDatabaseIfMissing(adminUrl: string, name: string): Promise<
     if (!rowCount) await client.query(`create database ${name}`);
   } finally {
     await client.end();
-  }
-}
-
-/** Checks that DATABASE_URL answers; throws a one-line ProvisionError naming the variable otherwise. */
-export async function checkDatabaseUrl(url: string): Promise<void> {
-  try {
-    await canQuery(url);
-  } catch (err) {
-    let where = url;
-    try {
-      const u = new URL(url);
-      where = `${u.hostname}:${u.port || 5432}${u.pathname}`;
-    } catch {
-      // not a URL; show it as given
-    }
-    throw new ProvisionError(
-      `DATABASE_URL (${where}) is not reachable: ${(err as Error).message}. Start that server, fix the URL, or unset DATABASE_URL to use a private cluster`,
-    );
   }
 }

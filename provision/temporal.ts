@@ -11,11 +11,12 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Connection } from '@temporalio/client';
 import type { Config } from '../config/index.js';
 import { ProvisionError } from './errors.js';
 import { buildFromWrapper } from './go-build.js';
 import { startProcess, waitFor, type ManagedProcess, type StartOptions } from './process.js';
+import { SEARCH_ATTRIBUTES } from '../schema/vocabulary.js';
+import { temporalReachable } from '../config/temporal.js';
 
 const run = promisify(execFile);
 
@@ -24,14 +25,8 @@ export const TEMPORAL_CLI_VERSION = '1.8.2';
 const GO_MIN = [1, 26, 4];
 const WRAPPER_MODULE = path.join(import.meta.dirname, 'temporal-cli');
 
-/** Custom search attributes the execution workflow keeps current, so the Temporal UI can filter runs. */
-export const SEARCH_ATTRIBUTES = {
-  Team: 'Keyword',
-  JobPath: 'Keyword',
-  ExecutionState: 'Keyword',
-  Backend: 'Keyword',
-  Trigger: 'Keyword',
-} as const;
+/** The CLI's spelling of a search attribute type (`--search-attribute Name=Keyword`). */
+const CLI_TYPES: Record<string, string> = { KEYWORD: 'Keyword', TEXT: 'Text', INT: 'Int', DATETIME: 'Datetime' };
 
 export interface TemporalCli {
   path: string;
@@ -112,7 +107,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     fs.mkdirSync(path.dirname(options.dbFile), { recursive: true });
     args.push('--db-filename', options.dbFile);
   }
-  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  for (const { name, type } of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${name}=${CLI_TYPES[type]}`);
   // Updates (Cancel) and fast visibility for tests and the UI.
   args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true');
   args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true');
@@ -129,18 +124,4 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     throw err;
   }
   return server;
-}
-
-/** True when a Temporal frontend answers at `address`. */
-export async function temporalReachable(address: string): Promise<boolean> {
-  let connection: Connection | undefined;
-  try {
-    connection = await Connection.connect({ address, connectTimeout: 2000 });
-    await connection.workflowService.getSystemInfo({});
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await connection?.close();
-  }
 }

@@ -65,6 +65,7 @@
  */
 import type { FailureInfo } from '../gateway/backend.js';
 import type { FailureClass } from '../schema/states.js';
+import { assertNever } from '../schema/vocabulary.js';
 
 /** Which JVM ran out of memory, so a retry can grow the right one. */
 export type OomTarget = 'driver' | 'executor';
@@ -399,8 +400,4 @@ function describe(failureClass: FailureClass, evidence: string, oomTarget?: OomT
     default:
       return assertNever(failureClass);
   }
-}
-
-function assertNever(value: never): never {
-  throw new Error(`unexpected value: ${String(value)}`);
 }

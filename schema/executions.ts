@@ -1,7 +1,7 @@
 import { index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { executionStateEnum } from './enums.js';
 import type { NormalizedJobSpec } from './job-spec.js';
-import type { PendingReason } from './states.js';
+import type { BackendName, FailureClass, PendingReason, Trigger } from './states.js';
 
 /**
  * One row per execution: the reference's Taulu Execution message plus attempt, placement, resources, failure
@@ -14,11 +14,11 @@ export const executions = pgTable(
     jobPath: text('job_path').notNull(),
     team: text('team').notNull(),
     owner: text('owner'),
-    trigger: text('trigger').notNull(),
+    trigger: text('trigger').$type<Trigger>().notNull(),
     state: executionStateEnum('state').notNull().default('PENDING'),
     attempt: integer('attempt').notNull().default(0),
     /** The backend the gateway chose (`vendor` in the reference). */
-    backend: text('backend'),
+    backend: text('backend').$type<BackendName>(),
     cluster: text('cluster'),
     namespace: text('namespace'),
     vendorRunId: text('vendor_run_id'),
@@ -30,7 +30,7 @@ export const executions = pgTable(
     idempotencyKey: text('idempotency_key'),
     /** sha256 of the canonical request; a repeated idempotency key with another body is a conflict. */
     requestHash: text('request_hash').notNull(),
-    failureClass: text('failure_class'),
+    failureClass: text('failure_class').$type<FailureClass>(),
     failureMessage: text('failure_message'),
     workflowId: text('workflow_id').notNull(),
     runId: text('run_id'),

@@ -2,36 +2,29 @@
  * Streaming jobs: one continuous-job workflow per job, with the fixed id `continuous-<team>.<name>`, deployed by
  * a manifest apply (started, or sent a spec update when the spec changed) and stopped by a manifest delete.
  */
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
 import type { Config } from '../config/index.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
 import {
   CONTINUOUS_JOB_WORKFLOW,
   continuousStateQuery,
+  resumeUpdate,
   stopUpdate,
   updateSpecUpdate,
   type ContinuousJobInput,
   type ContinuousState,
-} from '../workflows/continuous-job.js';
-import { SA_JOB_PATH, SA_TEAM, SA_TRIGGER } from '../workflows/definitions.js';
+} from '../workflows/continuous-definitions.js';
+import { continuousWorkflowId, searchAttributes } from '../schema/vocabulary.js';
+import { Conflict, NotFound, Unavailable } from './errors.js';
 
 export interface ContinuousDeps {
   client: Client;
   config: Pick<Config, 'TEMPORAL_TASK_QUEUE'>;
-}
-
-const PREFIX = 'continuous-';
-
-/** `team/name` -> `continuous-team.name` (team and name are DNS labels, so neither holds a dot). */
-export function continuousWorkflowId(jobPath: string): string {
-  return `${PREFIX}${jobPath.replace('/', '.')}`;
-}
-
-/** The job path of a continuous workflow id, or undefined when `id` is not one. */
-export function jobPathOfContinuousId(id: string): string | undefined {
-  if (!id.startsWith(PREFIX)) return undefined;
-  const [team, name, ...rest] = id.slice(PREFIX.length).split('.');
-  return team && name && rest.length === 0 ? `${team}/${name}` : undefined;
 }
 
 /** Starts the job's loop, or hands a running loop the new spec (a controlled redeploy on the same checkpoint). */
@@ -47,11 +40,7 @@ export async function deployContinuousJob(
       taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
       args: [input],
       workflowIdConflictPolicy: 'FAIL',
-      typedSearchAttributes: [
-        { key: SA_TEAM, value: job.team },
-        { key: SA_JOB_PATH, value: job.jobPath },
-        { key: SA_TRIGGER, value: 'continuous' },
-      ],
+      typedSearchAttributes: searchAttributes({ team: job.team, jobPath: job.jobPath, trigger: 'continuous' }),
     });
     return 'started';
   } catch (err) {
@@ -76,11 +65,45 @@ export async function removeContinuousJob(deps: ContinuousDeps, jobPath: string)
   }
 }
 
+/**
+ * The loop's live state (a query, which needs a worker); undefined without a loop. `Unavailable` when no worker
+ * polls the loop's task queue (gRPC FAILED_PRECONDITION), so the caller can say so instead of failing.
+ */
 export async function continuousState(deps: ContinuousDeps, jobPath: string): Promise<ContinuousState | undefined> {
   try {
     return await deps.client.workflow.getHandle(continuousWorkflowId(jobPath)).query(continuousStateQuery);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
+    if ((err as { cause?: { code?: unknown } }).cause?.code === 9) {
+      throw new Unavailable(
+        `streaming job "${continuousWorkflowId(jobPath)}" does not answer: no worker polls its task queue`,
+      );
+    }
     throw err;
   }
+}
+
+/**
+ * Stops a streaming job's current run and idles its loop in STOPPED, or resumes a stopped or degraded one; returns
+ * the loop's state afterwards. `NotFound` without a loop; `Conflict` when the loop refuses (resume of a running
+ * job) or has ended (its manifest was deleted).
+ */
+export async function controlContinuousJob(
+  deps: ContinuousDeps,
+  jobPath: string,
+  action: { stop: { reason: string } } | { resume: true },
+): Promise<ContinuousState> {
+  const handle = deps.client.workflow.getHandle(continuousWorkflowId(jobPath));
+  if (!(await continuousState(deps, jobPath)))
+    throw new NotFound(`no streaming job "${continuousWorkflowId(jobPath)}"`);
+  try {
+    if ('stop' in action) await handle.executeUpdate(stopUpdate, { args: [action.stop] });
+    else await handle.executeUpdate(resumeUpdate, { args: [] });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) throw new Conflict(err.cause?.message ?? err.message);
+    if (err instanceof WorkflowNotFoundError)
+      throw new Conflict(`streaming job "${continuousWorkflowId(jobPath)}" has ended; apply it again`);
+    throw err;
+  }
+  return (await continuousState(deps, jobPath))!;
 }

@@ -1,8 +1,8 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { workflowIdFor } from '../store/ids.js';
+import { executionWorkflowId } from '../schema/vocabulary.js';
 import type { ExecutionWorkflow } from '../workflows/definitions.js';
 
 /** A typed handle on an execution's workflow. */
 export function executionHandle(client: Client, executionId: string): WorkflowHandle<ExecutionWorkflow> {
-  return client.workflow.getHandle<ExecutionWorkflow>(workflowIdFor(executionId));
+  return client.workflow.getHandle<ExecutionWorkflow>(executionWorkflowId(executionId));
 }

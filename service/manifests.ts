@@ -9,20 +9,22 @@
  * nothing.
  */
 import type { ManifestJob } from '../dcp/manifest.js';
+import { Forbidden } from './errors.js';
 import type { ScheduleConfig } from '../dcp/schedule.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
 import type { ExecutionRow } from '../store/executions.js';
+import { scheduleIdOf } from '../schema/vocabulary.js';
 import { canonicalHash } from '../store/ids.js';
 import {
   appliedSchedule,
   deleteSchedule,
-  scheduleIdFor,
   upsertSchedule,
   type AppliedSchedule,
   type ScheduleDeps,
 } from './schedules.js';
 import { assertAcceptable, SubmitRejected, type SubmitDeps } from './submit.js';
-import { deployContinuousJob, removeContinuousJob } from './continuous.js';
+import { continuousState, deployContinuousJob, removeContinuousJob } from './continuous.js';
+import type { ContinuousState } from '../workflows/continuous-definitions.js';
 
 export type ManifestDeps = ScheduleDeps & {
   config: ScheduleDeps['config'] & SubmitDeps['config'];
@@ -35,7 +37,7 @@ export interface Actor {
   role: 'member' | 'admin';
 }
 
-export class ManifestForbidden extends Error {
+export class ManifestForbidden extends Forbidden {
   override readonly name = 'ManifestForbidden';
 }
 
@@ -99,7 +101,7 @@ async function planOne(deps: ManifestDeps, job: ManifestJob): Promise<JobPlan> {
   return {
     jobPath: job.jobPath,
     jobType: job.spec.jobType,
-    scheduleId: job.schedule ? scheduleIdFor(job.jobPath) : undefined,
+    scheduleId: job.schedule ? scheduleIdOf(job.jobPath) : undefined,
     action: !now.exists ? 'create' : changes.length === 0 ? 'unchanged' : 'update',
     changes: now.exists ? changes : [],
   };
@@ -204,7 +206,7 @@ export async function getJobView(deps: ManifestDeps, actor: Actor, jobPath: stri
     jobType: row.spec.jobType,
     spec: row.spec,
     schedule: sched && {
-      scheduleId: scheduleIdFor(jobPath),
+      scheduleId: scheduleIdOf(jobPath),
       config: sched.applied?.schedule,
       paused: sched.description.state.paused,
       nextRunTime: sched.description.info.nextActionTimes[0]?.toISOString(),
@@ -217,6 +219,36 @@ export async function getJobView(deps: ManifestDeps, actor: Actor, jobPath: stri
       endTime: e.endTime,
       scheduledTime: e.scheduledTime,
     },
+  };
+}
+
+/** A job with everything about it: its manifest view, its streaming loop's state, and its latest execution row. */
+export interface JobOverview {
+  view: JobView;
+  continuous?: ContinuousState;
+  lastExecution?: ExecutionRow;
+}
+
+/**
+ * The job as `GET /api/v1/jobs/{team}.{name}` shows it; undefined when unknown or not the actor's team. With
+ * `live: false` (lists), a streaming job's loop is not asked for its state: that needs a worker, per job.
+ */
+export async function getJobOverview(
+  deps: ManifestDeps,
+  actor: Actor,
+  jobPath: string,
+  options: { live: boolean } = { live: true },
+): Promise<JobOverview | undefined> {
+  const view = await getJobView(deps, actor, jobPath);
+  if (!view) return undefined;
+  const [continuous, last] = await Promise.all([
+    view.jobType === 'streaming' && options.live ? continuousState(deps, jobPath) : undefined,
+    deps.store.listExecutions({ jobPath, limit: 1 }),
+  ]);
+  return {
+    view,
+    ...(continuous ? { continuous } : {}),
+    ...(last.items[0] ? { lastExecution: last.items[0] } : {}),
   };
 }
 

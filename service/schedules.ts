@@ -15,20 +15,19 @@ import {
   type ScheduleDescription,
   type ScheduleOptionsStartWorkflowAction,
 } from '@temporalio/client';
-import type { Config } from '../config/index.js';
+import { teamLimit, type Config } from '../config/index.js';
 import { scheduleSpecFor, type OverlapPolicy, type ScheduleConfig } from '../dcp/schedule.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
 import type { ExecutionRow, ExecutionStore } from '../store/executions.js';
 import { canonicalHash, executionIdFor } from '../store/ids.js';
 import {
-  EXECUTION_WORKFLOW,
-  SA_JOB_PATH,
-  SA_TEAM,
-  SA_TRIGGER,
-  type ExecutionInput,
-  type ExecutionWorkflow,
-} from '../workflows/definitions.js';
-import { teamLimit } from './submit.js';
+  jobPathOfScheduleId,
+  scheduledRunWorkflowIdPrefix,
+  scheduleIdOf,
+  searchAttributes,
+} from '../schema/vocabulary.js';
+import { EXECUTION_WORKFLOW, type ExecutionInput, type ExecutionWorkflow } from '../workflows/definitions.js';
+import { NotFound } from './errors.js';
 
 export interface ScheduleDeps {
   client: Client;
@@ -36,20 +35,8 @@ export interface ScheduleDeps {
   config: Pick<Config, 'TEMPORAL_TASK_QUEUE' | 'TEAM_CONCURRENCY_LIMITS' | 'DEFAULT_TEAM_CONCURRENCY'>;
 }
 
-export class ScheduleNotFound extends Error {
+export class ScheduleNotFound extends NotFound {
   override readonly name = 'ScheduleNotFound';
-}
-
-const PREFIX = 'sched-';
-
-export function scheduleIdFor(jobPath: string): string {
-  return PREFIX + jobPath.replace('/', '.');
-}
-
-/** The job path a schedule id stands for, or undefined when the id is not one of ours. */
-export function jobPathOfSchedule(scheduleId: string): string | undefined {
-  const m = /^sched-([a-z0-9-]+)\.([a-z0-9-]+)$/.exec(scheduleId);
-  return m ? `${m[1]}/${m[2]}` : undefined;
 }
 
 /** What the schedule was applied with; stored in the action memo and compared by diff. */
@@ -90,15 +77,11 @@ function actionFor(
   return {
     type: 'startWorkflow',
     workflowType: EXECUTION_WORKFLOW,
-    workflowId: `exec-${scheduleIdFor(applied.jobPath)}`,
+    workflowId: scheduledRunWorkflowIdPrefix(applied.jobPath),
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     args: [input],
     memo: { dcp: applied },
-    typedSearchAttributes: [
-      { key: SA_TEAM, value: applied.team },
-      { key: SA_JOB_PATH, value: applied.jobPath },
-      { key: SA_TRIGGER, value: 'schedule' },
-    ],
+    typedSearchAttributes: searchAttributes({ team: applied.team, jobPath: applied.jobPath, trigger: 'schedule' }),
   };
 }
 
@@ -108,7 +91,7 @@ export async function upsertSchedule(
   applied: AppliedSchedule,
   spec: NormalizedJobSpec,
 ): Promise<'created' | 'updated'> {
-  const scheduleId = scheduleIdFor(applied.jobPath);
+  const scheduleId = scheduleIdOf(applied.jobPath);
   const action = actionFor(deps.config, applied, spec);
   const specOpts = scheduleSpecFor(applied.schedule);
   const policies = { overlap: applied.schedule.overlap, catchupWindow: applied.schedule.catchupWindowMs };
@@ -132,7 +115,7 @@ export async function upsertSchedule(
 /** Deletes the job's schedule; false when there was none. Executions already started keep running and stay recorded. */
 export async function deleteSchedule(deps: Pick<ScheduleDeps, 'client'>, jobPath: string): Promise<boolean> {
   try {
-    await deps.client.schedule.getHandle(scheduleIdFor(jobPath)).delete();
+    await deps.client.schedule.getHandle(scheduleIdOf(jobPath)).delete();
     return true;
   } catch (err) {
     if (err instanceof ScheduleNotFoundError) return false;
@@ -145,7 +128,7 @@ export async function appliedSchedule(
   deps: Pick<ScheduleDeps, 'client'>,
   jobPath: string,
 ): Promise<{ applied?: AppliedSchedule; description: ScheduleDescription } | undefined> {
-  const description = await describeOrUndefined(deps.client, scheduleIdFor(jobPath));
+  const description = await describeOrUndefined(deps.client, scheduleIdOf(jobPath));
   if (!description) return undefined;
   const action = description.action as { memo?: Record<string, unknown> };
   return { applied: action.memo?.dcp as AppliedSchedule | undefined, description };
@@ -187,7 +170,7 @@ export interface RecentRun {
 
 /** Describes one schedule with its next run times and recent runs (joined to their executions). */
 export async function getSchedule(deps: ScheduleDeps, scheduleId: string): Promise<ScheduleView> {
-  const jobPath = jobPathOfSchedule(scheduleId);
+  const jobPath = jobPathOfScheduleId(scheduleId);
   const description = jobPath ? await describeOrUndefined(deps.client, scheduleId) : undefined;
   if (!jobPath || !description) throw new ScheduleNotFound(`no schedule "${scheduleId}"`);
   const applied = (description.action as { memo?: Record<string, unknown> }).memo?.dcp as AppliedSchedule | undefined;
@@ -230,7 +213,7 @@ export async function listSchedules(
 ): Promise<{ scheduleId: string; jobPath: string; paused: boolean; nextRunTimes: string[] }[]> {
   const out: { scheduleId: string; jobPath: string; paused: boolean; nextRunTimes: string[] }[] = [];
   for await (const s of deps.client.schedule.list()) {
-    const jobPath = jobPathOfSchedule(s.scheduleId);
+    const jobPath = jobPathOfScheduleId(s.scheduleId);
     if (!jobPath || (team && !jobPath.startsWith(`${team}/`))) continue;
     out.push({
       scheduleId: s.scheduleId,
@@ -247,7 +230,7 @@ async function withHandle<T>(
   scheduleId: string,
   fn: (h: ReturnType<Client['schedule']['getHandle']>) => Promise<T>,
 ) {
-  if (!jobPathOfSchedule(scheduleId)) throw new ScheduleNotFound(`no schedule "${scheduleId}"`);
+  if (!jobPathOfScheduleId(scheduleId)) throw new ScheduleNotFound(`no schedule "${scheduleId}"`);
   try {
     return await fn(client.schedule.getHandle(scheduleId));
   } catch (err) {

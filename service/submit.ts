@@ -8,21 +8,15 @@
  */
 import crypto from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import type { Config } from '../config/index.js';
+import { teamLimit, type Config } from '../config/index.js';
 import { BackendRejection } from '../gateway/backend.js';
 import type { PlacementDecision, SparkGateway } from '../gateway/index.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
 import type { Trigger } from '../schema/states.js';
 import { executionRecord, type ExecutionRow, type ExecutionStore } from '../store/executions.js';
-import { canonicalHash, executionIdFor, workflowIdFor } from '../store/ids.js';
-import {
-  EXECUTION_WORKFLOW,
-  SA_JOB_PATH,
-  SA_STATE,
-  SA_TEAM,
-  SA_TRIGGER,
-  type ExecutionInput,
-} from '../workflows/definitions.js';
+import { canonicalHash, executionIdFor } from '../store/ids.js';
+import { executionWorkflowId, formatJobPath, searchAttributes } from '../schema/vocabulary.js';
+import { EXECUTION_WORKFLOW, type ExecutionInput } from '../workflows/definitions.js';
 
 export interface SubmitDeps {
   client: Client;
@@ -102,7 +96,7 @@ export async function submitExecution(deps: SubmitDeps, request: SubmitRequest):
   const existing = request.idempotencyKey ? await deps.store.getExecution(executionId) : undefined;
   if (existing) return { execution: assertSameRequest(existing, requestHash), created: false };
 
-  const jobPath = `${team}/${spec.name}`;
+  const jobPath = formatJobPath(team, spec.name);
   const input: ExecutionInput = {
     executionId,
     team,
@@ -115,7 +109,7 @@ export async function submitExecution(deps: SubmitDeps, request: SubmitRequest):
     scheduledTime: request.scheduledTime?.toISOString(),
     teamLimit: teamLimit(deps.config, team),
   };
-  const workflowId = workflowIdFor(executionId);
+  const workflowId = executionWorkflowId(executionId);
   let runId: string | undefined;
   try {
     const handle = await deps.client.workflow.start(EXECUTION_WORKFLOW, {
@@ -124,12 +118,7 @@ export async function submitExecution(deps: SubmitDeps, request: SubmitRequest):
       args: [input],
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      typedSearchAttributes: [
-        { key: SA_TEAM, value: team },
-        { key: SA_JOB_PATH, value: jobPath },
-        { key: SA_STATE, value: 'PENDING' },
-        { key: SA_TRIGGER, value: request.trigger },
-      ],
+      typedSearchAttributes: searchAttributes({ team, jobPath, state: 'PENDING', trigger: request.trigger }),
       memo: { summary: memoSummary(jobPath, spec) },
     });
     runId = handle.firstExecutionRunId;
@@ -166,7 +155,7 @@ export async function previewSubmission(
   const { spec, team } = request;
   assertAcceptable(deps, spec);
   const executionId = executionIdOf(team, request.idempotencyKey);
-  const jobPath = `${team}/${spec.name}`;
+  const jobPath = formatJobPath(team, spec.name);
   const attempt = { executionId, attempt: 1, team, jobPath, spec };
   const decision = await deps.gateway.preview(attempt);
   return {
@@ -176,15 +165,6 @@ export async function previewSubmission(
     decision,
     ...(decision.kind === 'placed' ? { payload: deps.gateway.describe(attempt, decision.placement) } : {}),
   };
-}
-
-/** The team's concurrency limit, or undefined when it may run any number of executions at once. */
-export function teamLimit(
-  config: Pick<Config, 'TEAM_CONCURRENCY_LIMITS' | 'DEFAULT_TEAM_CONCURRENCY'>,
-  team: string,
-): number | undefined {
-  const limit = config.TEAM_CONCURRENCY_LIMITS[team] ?? config.DEFAULT_TEAM_CONCURRENCY;
-  return limit > 0 ? limit : undefined;
 }
 
 function assertSameRequest(row: ExecutionRow, requestHash: string): ExecutionRow {

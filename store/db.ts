@@ -2,6 +2,7 @@ import path from 'node:path';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
+import { DependencyError } from '../config/index.js';
 import * as schema from '../schema/index.js';
 
 export type Db = NodePgDatabase<typeof schema>;
@@ -32,5 +33,34 @@ export async function runMigrations(url: string): Promise<void> {
   } finally {
     await database.pool.query('select pg_advisory_unlock(727274)').catch(() => undefined);
     await database.close();
+  }
+}
+
+/** Connects once and runs `select 1`; throws the driver's error when the server does not answer. */
+export async function canQuery(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Checks that DATABASE_URL answers; throws a one-line DependencyError naming the variable otherwise. */
+export async function checkDatabaseUrl(url: string): Promise<void> {
+  try {
+    await canQuery(url);
+  } catch (err) {
+    let where = url;
+    try {
+      const u = new URL(url);
+      where = `${u.hostname}:${u.port || 5432}${u.pathname}`;
+    } catch {
+      // not a URL; show it as given
+    }
+    throw new DependencyError(
+      `DATABASE_URL (${where}) is not reachable: ${(err as Error).message}. Start that server, fix the URL, or unset DATABASE_URL to use a private cluster`,
+    );
   }
 }

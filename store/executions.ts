@@ -10,10 +10,17 @@ import type { Placement } from '../gateway/backend.js';
 import type { ClusterHealth } from '../gateway/health.js';
 import type { PlacementLog } from '../gateway/index.js';
 import { clusterHealth, executionEvents, executions, jobs, placements } from '../schema/index.js';
-import type { EventType, ExecutionState, PendingCode, PendingReason } from '../schema/states.js';
+import {
+  TERMINAL_STATES,
+  type EventType,
+  type ExecutionState,
+  type PendingCode,
+  type PendingReason,
+} from '../schema/states.js';
 import type { Db } from './db.js';
 import type { ExecutionInput } from '../workflows/definitions.js';
-import { eventIdFor, workflowIdFor } from './ids.js';
+import { executionWorkflowId } from '../schema/vocabulary.js';
+import { eventIdFor } from './ids.js';
 
 export type ExecutionRow = typeof executions.$inferSelect;
 export type NewExecution = typeof executions.$inferInsert;
@@ -59,7 +66,7 @@ export function executionRecord(input: ExecutionInput, runId?: string): NewExecu
     resources: input.spec.resources,
     idempotencyKey: input.idempotencyKey,
     requestHash: input.requestHash,
-    workflowId: workflowIdFor(input.executionId),
+    workflowId: executionWorkflowId(input.executionId),
     runId,
     scheduledTime: input.scheduledTime ? new Date(input.scheduledTime) : undefined,
   };
@@ -178,7 +185,10 @@ export class ExecutionStore {
           (select admitted_at is not null from executions where execution_id = ${executionId}) as admitted,
           (select count(*)::int from executions
             where team = ${team} and admitted_at is not null
-              and state not in ('SUCCEEDED', 'FAILED', 'CANCELLED')) as active,
+              and state not in (${sql.join(
+                TERMINAL_STATES.map((t) => sql`${t}`),
+                sql`, `,
+              )})) as active,
           (select count(*)::int from executions
             where team = ${team} and admitted_at is null and state = 'PENDING'
               and created_at < (select created_at from executions where execution_id = ${executionId})) as ahead`);

@@ -23,10 +23,6 @@ export function eventIdFor(executionId: string, attempt: number, eventType: stri
   return uuidv5(`${attempt}/${eventType}/${discriminator}`, executionId);
 }
 
-export function workflowIdFor(executionId: string): string {
-  return `exec-${executionId}`;
-}
-
 /** sha256 of a JSON value with sorted keys, to compare request bodies regardless of key order. */
 export function canonicalHash(value: unknown): string {
   const canonical = (v: unknown): unknown =>

@@ -7,6 +7,9 @@ import { loadConfig } from '../config/index.js';
 import { startEphemeralStack } from '../provision/ephemeral.js';
 import { ensureKubeBinaries } from '../provision/kubernetes/index.js';
 import { ensureMoto } from '../provision/moto.js';
+import { ensureOtelCollector } from '../provision/otel.js';
+import { ensurePrometheus } from '../provision/prometheus.js';
+import { ensureTemporalServer } from '../provision/temporal-server.js';
 
 export default async function setup(): Promise<() => Promise<void>> {
   const started = Date.now();
@@ -15,7 +18,29 @@ export default async function setup(): Promise<() => Promise<void>> {
   const stack = await startEphemeralStack(config, log);
   // Kubernetes tests start their own API servers (some need two); the binaries are built once, here.
   const kube = await ensureKubeBinaries(
-    { cacheDir: config.SPARK_RUNNER_CACHE, KUBE_APISERVER: config.KUBE_APISERVER, ETCD: config.ETCD },
+    { cacheDir: config.SPARK_RUNNER_CACHE, KUBE_APISERVER: process.env.KUBE_APISERVER, ETCD: process.env.ETCD },
+    log,
+  ).catch(async (err: unknown) => {
+    await stack.stop();
+    throw err;
+  });
+  // Telemetry receivers (test/helpers/otel-collector.ts, prometheus.ts); each test file starts its own.
+  const cacheDir = config.SPARK_RUNNER_CACHE;
+  const [otelCollector, prometheus] = await Promise.all([
+    ensureOtelCollector({ cacheDir, OTEL_COLLECTOR: process.env.OTEL_COLLECTOR }, log),
+    ensurePrometheus({ cacheDir, PROMETHEUS: process.env.PROMETHEUS }, log),
+  ]).catch(async (err: unknown) => {
+    await stack.stop();
+    throw err;
+  });
+  // The real Temporal server on Postgres (test/helpers/temporal-server.ts); each test file starts its own.
+  const temporalServer = await ensureTemporalServer(
+    {
+      cacheDir: config.SPARK_RUNNER_CACHE,
+      TEMPORAL_SERVER: process.env.TEMPORAL_SERVER,
+      TEMPORAL_SQL_TOOL: process.env.TEMPORAL_SQL_TOOL,
+      TEMPORAL_SCHEMA_DIR: process.env.TEMPORAL_SCHEMA_DIR,
+    },
     log,
   ).catch(async (err: unknown) => {
     await stack.stop();
@@ -35,6 +60,11 @@ export default async function setup(): Promise<() => Promise<void>> {
     SPARK_RUNNER_TEST_TMP: stack.tmp,
     KUBE_APISERVER: kube.kubeApiserver,
     ETCD: kube.etcd,
+    OTEL_COLLECTOR: otelCollector,
+    PROMETHEUS: prometheus,
+    TEMPORAL_SERVER: temporalServer.server,
+    TEMPORAL_SQL_TOOL: temporalServer.sqlTool,
+    TEMPORAL_SCHEMA_DIR: temporalServer.schemaDir,
     MOTO_PYTHON: motoPython,
   });
   log(

@@ -6,7 +6,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { statusSignal } from '../workflows/definitions.js';
-import { workflowIdFor } from '../store/ids.js';
+import { executionWorkflowId } from '../schema/vocabulary.js';
 import type { StatusSource } from '../gateway/backend.js';
 
 export interface StatusForwarder {
@@ -19,7 +19,7 @@ export function forwardStatus(sources: StatusSource[], client: Client, logger: L
     while (!abort.signal.aborted) {
       try {
         for await (const status of source.watch(abort.signal)) {
-          const handle = client.workflow.getHandle(workflowIdFor(status.executionId));
+          const handle = client.workflow.getHandle(executionWorkflowId(status.executionId));
           handle.signal(statusSignal, status).catch((err: unknown) => {
             if (err instanceof WorkflowNotFoundError) return;
             logger.warn({ err, executionId: status.executionId }, 'status signal not delivered; polling will catch up');

@@ -3,7 +3,6 @@
  * Pure: safe to import both inside the workflow sandbox and in Node.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { Placement, RunStatus, VendorRun } from '../gateway/backend.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
 import type { ExecutionState, FailureClass, Trigger } from '../schema/states.js';
@@ -74,17 +73,6 @@ export const statusSignal = defineSignal<[RunStatus]>('status');
 export const checkQuery = defineQuery<ExecutionSnapshot>('check');
 /** Cancel: rejected by its validator once the execution has finished; resolves with the final state. */
 export const cancelUpdate = defineUpdate<ExecutionState, [CancelRequest]>('cancel');
-
-export const SA_TEAM = defineSearchAttributeKey('Team', SearchAttributeType.KEYWORD);
-export const SA_JOB_PATH = defineSearchAttributeKey('JobPath', SearchAttributeType.KEYWORD);
-export const SA_STATE = defineSearchAttributeKey('ExecutionState', SearchAttributeType.KEYWORD);
-export const SA_BACKEND = defineSearchAttributeKey('Backend', SearchAttributeType.KEYWORD);
-export const SA_TRIGGER = defineSearchAttributeKey('Trigger', SearchAttributeType.KEYWORD);
-/** Set by Temporal on every run a Schedule starts: the time the run was scheduled for (jitter included). */
-export const SA_SCHEDULED_START_TIME = defineSearchAttributeKey(
-  'TemporalScheduledStartTime',
-  SearchAttributeType.DATETIME,
-);
 
 export const EXECUTION_WORKFLOW = 'executionWorkflow';
 

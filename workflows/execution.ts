@@ -32,7 +32,6 @@ import {
   ApplicationFailure,
   CancellationScope,
   ParentClosePolicy,
-  TimeoutFailure,
   allHandlersFinished,
   condition,
   executeChild,
@@ -55,12 +54,14 @@ import type { NormalizedJobSpec } from '../schema/job-spec.js';
 import type { ExecutionState, FailureClass, TerminalState } from '../schema/states.js';
 import { isTerminal } from '../schema/states.js';
 import {
-  SA_BACKEND,
-  SA_JOB_PATH,
   SA_SCHEDULED_START_TIME,
-  SA_STATE,
-  SA_TEAM,
-  SA_TRIGGER,
+  assertNever,
+  executionWorkflowId,
+  reapWorkflowId,
+  searchAttributes,
+  type SearchAttributeValues,
+} from '../schema/vocabulary.js';
+import {
   cancelUpdate,
   checkQuery,
   statusSignal,
@@ -153,6 +154,8 @@ interface Run {
   placement?: Placement;
   run?: VendorRun;
   latest?: RunStatus;
+  /** The first RUNNING status of the current run, kept when a later one overtakes it before it was recorded. */
+  firstRunning?: RunStatus;
   /** When status reads of the current run started failing; cleared by any successful read or signal. */
   unreachableSince?: number;
   cancel?: CancelRequest;
@@ -170,7 +173,7 @@ interface Run {
  */
 function scheduledExecution(input: ExecutionInput): ExecutionInput | undefined {
   const info = workflowInfo();
-  if (input.trigger !== 'schedule' || info.workflowId === `exec-${input.executionId}`) return undefined;
+  if (input.trigger !== 'schedule' || info.workflowId === executionWorkflowId(input.executionId)) return undefined;
   const fromId = /-(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)$/.exec(info.workflowId)?.[1];
   const scheduledAt =
     info.typedSearchAttributes.get(SA_SCHEDULED_START_TIME) ?? (fromId ? new Date(fromId) : undefined);
@@ -181,14 +184,14 @@ export async function executionWorkflow(input: ExecutionInput): Promise<Executio
   const scheduled = scheduledExecution(input);
   if (scheduled) {
     return executeChild(executionWorkflow, {
-      workflowId: `exec-${scheduled.executionId}`,
+      workflowId: executionWorkflowId(scheduled.executionId),
       args: [scheduled],
-      typedSearchAttributes: [
-        { key: SA_TEAM, value: scheduled.team },
-        { key: SA_JOB_PATH, value: scheduled.jobPath },
-        { key: SA_STATE, value: 'PENDING' },
-        { key: SA_TRIGGER, value: 'schedule' },
-      ],
+      typedSearchAttributes: searchAttributes({
+        team: scheduled.team,
+        jobPath: scheduled.jobPath,
+        state: 'PENDING',
+        trigger: 'schedule',
+      }),
     });
   }
   const startedAt = Date.now();
@@ -222,18 +225,23 @@ export async function executionWorkflow(input: ExecutionInput): Promise<Executio
       case 'finish':
         return finish(w, step);
       default:
-        return assertNever(step);
+        return assertNever(step, 'step');
     }
   }
 }
 
 /** Signal (status), query (Check) and Update (Cancel), all reading and writing `w`. */
+/** Takes a status of the current attempt (signal or poll): the most advanced phase wins. */
+function observe(w: Run, status: RunStatus): void {
+  w.unreachableSince = undefined;
+  if (status.phase === 'RUNNING') w.firstRunning ??= status;
+  if (!w.latest || PHASE_RANK[status.phase] > PHASE_RANK[w.latest.phase]) w.latest = status;
+  else if (status.sparkUiUrl && !w.latest.sparkUiUrl) w.latest = { ...w.latest, sparkUiUrl: status.sparkUiUrl };
+}
+
 function installHandlers(w: Run): void {
   setHandler(statusSignal, (status) => {
-    if (status.attempt !== w.attempt) return;
-    w.unreachableSince = undefined;
-    if (!w.latest || PHASE_RANK[status.phase] > PHASE_RANK[w.latest.phase]) w.latest = status;
-    else if (status.sparkUiUrl && !w.latest.sparkUiUrl) w.latest = { ...w.latest, sparkUiUrl: status.sparkUiUrl };
+    if (status.attempt === w.attempt) observe(w, status);
   });
   setHandler(checkQuery, (): ExecutionSnapshot => ({
     executionId: w.input.executionId,
@@ -275,7 +283,7 @@ async function admit(w: Run): Promise<Step> {
 /** Places and submits the next attempt, waiting (bounded) while no backend can take it. */
 async function submitAttempt(w: Run): Promise<Step> {
   w.attempt += 1;
-  w.latest = w.run = w.placement = w.unreachableSince = undefined;
+  w.latest = w.firstRunning = w.run = w.placement = w.unreachableSince = undefined;
   const request = { execution: w.input, attempt: w.attempt, resources: w.resources };
   let outcome;
   try {
@@ -300,7 +308,7 @@ async function submitAttempt(w: Run): Promise<Step> {
     case 'submitted':
       w.run = result.run;
       w.placement = result.placement;
-      setState(w, 'SUBMITTED', [{ key: SA_BACKEND, value: result.placement.backend }]);
+      setState(w, 'SUBMITTED', { backend: result.placement.backend });
       return { kind: 'await' };
     case 'unavailable':
       return {
@@ -315,7 +323,7 @@ async function submitAttempt(w: Run): Promise<Step> {
       await reap(w, result.reason);
       return { kind: 'retry', failure: { reason: 'CLUSTER_UNAVAILABLE', message: result.reason } };
     default:
-      return assertNever(result);
+      return assertNever(result, 'submit outcome');
   }
 }
 
@@ -345,8 +353,7 @@ async function awaitAttemptEnd(w: Run): Promise<Step> {
       });
       if (polled && !('value' in polled)) continue; // cancel or deadline: handled at the top
       if (polled) {
-        w.unreachableSince = undefined;
-        if (!w.latest || PHASE_RANK[polled.value.phase] > PHASE_RANK[w.latest.phase]) w.latest = polled.value;
+        observe(w, polled.value);
       } else {
         w.unreachableSince ??= Date.now();
         if (Date.now() - w.unreachableSince >= w.settings.unreachableTimeoutMs) {
@@ -357,8 +364,9 @@ async function awaitAttemptEnd(w: Run): Promise<Step> {
         }
       }
     }
-    if (w.latest?.phase === 'RUNNING' && w.state !== 'RUNNING') {
-      await store.recordRunning({ executionId: w.input.executionId, attempt: w.attempt, status: w.latest });
+    // A run seen running is recorded RUNNING, even when its end was seen in the same breath.
+    if (w.firstRunning && w.state !== 'RUNNING') {
+      await store.recordRunning({ executionId: w.input.executionId, attempt: w.attempt, status: w.firstRunning });
       setState(w, 'RUNNING');
     } else if (w.state === 'RUNNING' && w.latest?.sparkUiUrl && w.latest.sparkUiUrl !== seenUi) {
       // Some backends learn the Spark UI address a moment after the run starts.
@@ -518,7 +526,7 @@ function reapInput(w: Run, reason: string): ReapInput {
 async function startReaper(request: ReapInput): Promise<void> {
   await CancellationScope.nonCancellable(() =>
     startChild(reapAttemptWorkflow, {
-      workflowId: `reap-${request.executionId}-${request.attempt}`,
+      workflowId: reapWorkflowId(request.executionId, request.attempt),
       args: [request],
       parentClosePolicy: ParentClosePolicy.ABANDON,
     }),
@@ -528,9 +536,9 @@ async function startReaper(request: ReapInput): Promise<void> {
   });
 }
 
-function setState(w: Run, next: ExecutionState, extra: Parameters<typeof upsertSearchAttributes>[0] = []): void {
+function setState(w: Run, next: ExecutionState, also: SearchAttributeValues = {}): void {
   w.state = next;
-  upsertSearchAttributes([{ key: SA_STATE, value: next }, ...(extra as [])]);
+  upsertSearchAttributes(searchAttributes({ ...also, state: next }));
 }
 
 /** The gateway's or a backend's permanent refusal, surfaced by the submit activity as a non-retryable failure. */
@@ -541,14 +549,10 @@ function rejectionOf(err: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * The submit's schedule-to-close bound passed: the last attempt timed out, or it failed (no backend, say) and no
+ * time was left for another; either way the retry state is TIMEOUT.
+ */
 function isScheduleToCloseTimeout(err: unknown): boolean {
-  return (
-    err instanceof ActivityFailure &&
-    err.cause instanceof TimeoutFailure &&
-    err.cause.timeoutType === 'SCHEDULE_TO_CLOSE'
-  );
-}
-
-function assertNever(value: never): never {
-  throw new Error(`unexpected step: ${JSON.stringify(value)}`);
+  return err instanceof ActivityFailure && err.retryState === 'TIMEOUT';
 }

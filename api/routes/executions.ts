@@ -1,20 +1,22 @@
 /**
- * One execution as a resource, reachable as /api/v1/jobs/{id} (the reference's routes) and as
- * /api/v1/executions/{id}: status (Check), events, logs (tail or follow) and DELETE (Cancel); plus the
- * filtered, cursor-paged list at /api/v1/executions. Another team's execution answers 404, as if it did not
- * exist.
+ * One execution as a resource, under the reference's `/api/v1/jobs/{id}` (where `{id}` is the execution id; the
+ * job forms of the id are in jobs.ts) and under `/api/v1/executions/{id}`: status (Check), events, logs (tail or
+ * follow) and DELETE (Cancel); plus the filtered, cursor-paged list at `/api/v1/executions`. Another team's
+ * execution answers 404, as if it did not exist.
  */
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { Router, type Request, type Response } from 'express';
+import type { Client } from '@temporalio/client';
+import type { Response } from 'express';
 import { z } from 'zod';
 import type { SparkGateway } from '../../gateway/index.js';
 import { EXECUTION_STATES, isTerminal } from '../../schema/states.js';
+import { jobIdOf } from '../../schema/vocabulary.js';
+import { cancelExecution } from '../../service/executions.js';
 import { decodeCursor, type ExecutionRow, type ExecutionStore } from '../../store/executions.js';
-import { executionHandle } from '../../service/handles.js';
-import { cancelUpdate } from '../../workflows/definitions.js';
 import { canAccess } from '../auth.js';
-import { HttpProblem, validationProblem } from '../problem.js';
-import { eventView, jobStatusView } from '../views.js';
+import { defineRoute, reply, type Route } from '../route.js';
+import { eventView, executionView } from '../views.js';
+import * as wire from '../wire.js';
+import { visibleExecution } from './jobs.js';
 
 export interface ExecutionRoutesDeps {
   client: Client;
@@ -51,78 +53,10 @@ export const LogsQuery = z
   })
   .strict();
 
+const IdParams = z.object({ id: z.string() });
 const FOLLOW_POLL_MS = 500;
 
-export function executionRoutes({ client, store, gateway }: ExecutionRoutesDeps): Router {
-  const router = Router();
-
-  const load = async (req: Request): Promise<ExecutionRow> => {
-    const raw = String(req.params.id);
-    const id = z.uuid().safeParse(raw);
-    const row = id.success ? await store.getExecution(id.data) : undefined;
-    if (!row || !canAccess(req.principal!, row.team)) throw new HttpProblem(404, 'Not found', `no execution "${raw}"`);
-    return row;
-  };
-
-  router.get('/api/v1/executions', async (req, res) => {
-    const query = ListQuery.safeParse(req.query);
-    if (!query.success) throw validationProblem(query.error, 'query');
-    const q = query.data;
-    const principal = req.principal!;
-    // A member's list is always its own team's; asking for another team just finds nothing.
-    if (principal.role !== 'admin' && q.team && q.team !== principal.team) return void res.json({ items: [] });
-    const team = principal.role === 'admin' ? q.team : principal.team;
-    const page = await store.listExecutions({
-      team,
-      jobPath: q.job,
-      state: q.state,
-      since: q.since ? new Date(q.since) : undefined,
-      until: q.until ? new Date(q.until) : undefined,
-      limit: q.limit,
-      cursor: q.cursor,
-    });
-    res.json({ items: page.items.map(jobStatusView), ...(page.nextCursor ? { next_cursor: page.nextCursor } : {}) });
-  });
-
-  for (const base of ['/api/v1/jobs/:id', '/api/v1/executions/:id']) {
-    router.get(base, async (req, res) => {
-      res.json(jobStatusView(await load(req)));
-    });
-
-    router.get(`${base}/events`, async (req, res) => {
-      const row = await load(req);
-      res.json({ items: (await store.listEvents(row.executionId)).map(eventView) });
-    });
-
-    router.delete(base, async (req, res) => {
-      const row = await load(req);
-      const finished = () =>
-        new HttpProblem(409, 'Conflict', `execution ${row.executionId} already finished: ${row.state}`);
-      if (isTerminal(row.state)) throw finished();
-      try {
-        await executionHandle(client, row.executionId).startUpdate(cancelUpdate, {
-          args: [{ reason: 'cancelled through the API', requestedBy: req.principal!.name }],
-          waitForStage: 'ACCEPTED',
-        });
-      } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) throw finished();
-        throw err;
-      }
-      res.status(202).json({ job_id: row.executionId, execution_id: row.executionId, status: 'CANCEL_REQUESTED' });
-    });
-
-    router.get(`${base}/logs`, async (req, res) => {
-      const row = await load(req);
-      const query = LogsQuery.safeParse(req.query);
-      if (!query.success) throw validationProblem(query.error, 'query');
-      res.type('text/plain; charset=utf-8');
-      if (query.data.follow === 'true') return followLogs(res, row, query.data.tail);
-      if (!row.backend || !row.vendorRunId) return void res.send('');
-      const ref = { executionId: row.executionId, attempt: row.attempt, vendorRunId: row.vendorRunId };
-      res.send(await gateway.backend(row.backend).logs(ref, { tail: query.data.tail }));
-    });
-  }
-
+export function executionRoutes({ client, store, gateway }: ExecutionRoutesDeps): Route[] {
   /** Streams each attempt's log as it is written, moving on to a retry's attempt, until the execution ends. */
   async function followLogs(res: Response, initial: ExecutionRow, tail?: number): Promise<void> {
     const abort = new AbortController();
@@ -160,5 +94,100 @@ export function executionRoutes({ client, store, gateway }: ExecutionRoutesDeps)
     res.end();
   }
 
-  return router;
+  const perExecution = (base: string): Route[] => [
+    ...(base === '/api/v1/executions'
+      ? [
+          defineRoute({
+            method: 'get',
+            path: `${base}/{id}`,
+            summary: 'Check an execution',
+            params: IdParams,
+            responses: { 200: wire.Execution, 404: 'problem' },
+            async handler({ params, principal }) {
+              return reply(200, wire.Execution, executionView(await visibleExecution(store, principal, params.id)));
+            },
+          }),
+        ]
+      : []),
+    defineRoute({
+      method: 'get',
+      path: `${base}/{id}/events`,
+      summary: 'Event history of an execution, oldest first',
+      params: IdParams,
+      responses: { 200: wire.EventList, 404: 'problem' },
+      async handler({ params, principal }) {
+        const row = await visibleExecution(store, principal, params.id);
+        return reply(200, wire.EventList, { items: (await store.listEvents(row.executionId)).map(eventView) });
+      },
+    }),
+    defineRoute({
+      method: 'delete',
+      path: `${base}/{id}`,
+      summary: 'Cancel an execution',
+      params: IdParams,
+      responses: { 202: wire.CancelAccepted, 404: 'problem', 409: 'problem' },
+      async handler({ params, principal }) {
+        const row = await visibleExecution(store, principal, params.id);
+        await cancelExecution(
+          { client },
+          row,
+          { reason: 'cancelled through the API', requestedBy: principal.name },
+          { waitFor: 'accepted' },
+        );
+        return reply(202, wire.CancelAccepted, {
+          job_id: jobIdOf(row.jobPath),
+          execution_id: row.executionId,
+          status: 'CANCEL_REQUESTED',
+        });
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: `${base}/{id}/logs`,
+      summary: 'Driver logs (text); follow=true streams until the execution ends',
+      params: IdParams,
+      query: LogsQuery,
+      responses: { 200: { text: 'the driver log' }, 400: 'problem', 404: 'problem' },
+      async handler({ params, query, principal, res }) {
+        const row = await visibleExecution(store, principal, params.id);
+        res.type('text/plain; charset=utf-8');
+        if (query.follow === 'true') {
+          await followLogs(res, row, query.tail);
+          return undefined;
+        }
+        if (!row.backend || !row.vendorRunId) return { status: 200, body: '' };
+        const ref = { executionId: row.executionId, attempt: row.attempt, vendorRunId: row.vendorRunId };
+        return { status: 200, body: await gateway.backend(row.backend).logs(ref, { tail: query.tail }) };
+      },
+    }),
+  ];
+
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/executions',
+      summary: 'List executions, newest first',
+      query: ListQuery,
+      responses: { 200: wire.ExecutionPage, 400: 'problem' },
+      async handler({ query: q, principal }) {
+        // A member's list is always its own team's; asking for another team just finds nothing.
+        if (q.team && !canAccess(principal, q.team)) return reply(200, wire.ExecutionPage, { items: [] });
+        const page = await store.listExecutions({
+          team: principal.role === 'admin' ? q.team : principal.team,
+          jobPath: q.job,
+          state: q.state,
+          since: q.since ? new Date(q.since) : undefined,
+          until: q.until ? new Date(q.until) : undefined,
+          limit: q.limit,
+          cursor: q.cursor,
+        });
+        return reply(200, wire.ExecutionPage, {
+          items: page.items.map(executionView),
+          ...(page.nextCursor ? { next_cursor: page.nextCursor } : {}),
+        });
+      },
+    }),
+    ...perExecution('/api/v1/jobs'),
+    ...perExecution('/api/v1/executions'),
+  ];
 }

@@ -1,22 +1,27 @@
 /**
- * POST /api/v1/jobs: Submit. Accepts the full JobSpec or the reference's body, takes the team from the token
- * (admins name it), honours `Idempotency-Key`, and with `?dryRun=true` returns the backend payload that would
- * be sent without creating anything.
+ * The job resource, `/api/v1/jobs`, named once: `{id}` is a job id `<team>.<name>` (the job: its definition,
+ * schedule or streaming loop, and latest execution), an execution id (the reference's `GET /api/v1/jobs/{jobID}`:
+ * one run's status), or a streaming job's loop id `continuous-<team>.<name>` (kept for clients of the first API).
+ * POST submits (the full JobSpec or the reference's body; `?dryRun=true` shows the placement and payload).
+ * The execution routes (events, logs, cancel) are in executions.ts, under both bases.
  */
 import type { Client } from '@temporalio/client';
-import { Router } from 'express';
 import { z } from 'zod';
 import type { Config } from '../../config/index.js';
-import { BackendRejection } from '../../gateway/backend.js';
 import type { SparkGateway } from '../../gateway/index.js';
 import { JobSpec, type NormalizedJobSpec } from '../../schema/job-spec.js';
+import { jobPathOfContinuousId, jobPathOfJobId, teamOfJobPath } from '../../schema/vocabulary.js';
+import { continuousState, controlContinuousJob } from '../../service/continuous.js';
+import { getJobOverview, type ManifestDeps } from '../../service/manifests.js';
+import { previewSubmission, submitExecution } from '../../service/submit.js';
 import type { ExecutionStore } from '../../store/executions.js';
-import { previewSubmission, submitExecution, SubmitRejected } from '../../service/submit.js';
-import type { Principal } from '../auth.js';
+import { authorizeTeam } from '../auth.js';
 import type { ApiMetrics } from '../metrics.js';
 import { HttpProblem, validationProblem } from '../problem.js';
 import { fromReferenceBody, isReferenceBody, ReferenceSubmitBody } from '../reference-body.js';
-import { dryRunView } from '../views.js';
+import { defineRoute, reply, type Route } from '../route.js';
+import { dryRunView, executionView, jobView, streamingView } from '../views.js';
+import * as wire from '../wire.js';
 
 export interface JobRoutesDeps {
   client: Client;
@@ -36,6 +41,8 @@ export const SubmitBody = JobSpec.extend({
 });
 
 export const SubmitQuery = z.object({ dryRun: z.enum(['true', 'false']).optional() }).strict();
+
+const IdParams = z.object({ id: z.string() });
 
 interface ParsedSubmit {
   team?: string;
@@ -62,38 +69,17 @@ function parseSubmit(body: unknown, config: Config): ParsedSubmit {
   return { team, user, idempotencyKey: idempotency_key, spec };
 }
 
-/** Members submit for their own team; admins must say which team. */
-function teamFor(principal: Principal, requested: string | undefined): string {
-  if (principal.role === 'admin') {
-    if (!requested)
-      throw new HttpProblem(400, 'Invalid request', 'team is required when submitting with an admin token', [
-        { path: 'team', message: 'required' },
-      ]);
-    return requested;
-  }
-  if (requested && requested !== principal.team) {
+/** A streaming job runs under its continuous loop, which only a manifest starts. */
+function assertBatch(spec: NormalizedJobSpec): void {
+  if (spec.jobType === 'streaming') {
     throw new HttpProblem(
-      403,
-      'Forbidden',
-      `this token belongs to team "${principal.team}"; it cannot submit for team "${requested}"`,
+      422,
+      'Unprocessable request',
+      'a streaming job runs under a continuous loop that restarts it from its checkpoint: declare it in a manifest ' +
+        '(kind: SparkJob, jobType: streaming) and apply it with POST /api/v1/manifests or `spark-runner apply`',
+      [{ path: 'jobType', message: 'streaming jobs are applied as manifests, not submitted' }],
     );
   }
-  return principal.team;
-}
-
-function rejection(err: unknown): never {
-  if (err instanceof SubmitRejected) {
-    const title = err.status === 409 ? 'Conflict' : 'Unprocessable request';
-    throw new HttpProblem(
-      err.status,
-      title,
-      err.message,
-      err.field ? [{ path: err.field, message: err.message }] : undefined,
-    );
-  }
-  if (err instanceof BackendRejection)
-    throw new HttpProblem(422, 'Unprocessable request', err.message, [{ path: 'backend', message: err.message }]);
-  throw err;
 }
 
 /** Submissions from the spark-runner CLI are recorded as such (it identifies itself in User-Agent). */
@@ -101,40 +87,143 @@ function triggerOf(userAgent: string | undefined): 'cli' | 'api' {
   return userAgent?.startsWith('spark-runner-cli') ? 'cli' : 'api';
 }
 
-export function jobRoutes({ client, store, gateway, config, metrics }: JobRoutesDeps): Router {
-  const router = Router();
+export function jobRoutes(deps: JobRoutesDeps & ManifestDeps): Route[] {
+  const { client, store, gateway, config, metrics } = deps;
+  const actor = (p: { team: string; role: 'member' | 'admin' }) => ({ team: p.team, role: p.role });
 
-  router.post('/api/v1/jobs', async (req, res) => {
-    const query = SubmitQuery.safeParse(req.query);
-    if (!query.success) throw validationProblem(query.error, 'query');
-    const parsed = parseSubmit(req.body, config);
-    const team = teamFor(req.principal!, parsed.team);
-    const owner = parsed.user ?? req.principal!.name;
-    const idempotencyKey = req.get('Idempotency-Key') ?? parsed.idempotencyKey;
-    try {
-      if (query.data.dryRun === 'true') {
-        res.json(
-          dryRunView(await previewSubmission({ config, gateway }, { team, owner, spec: parsed.spec, idempotencyKey })),
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/api/v1/jobs',
+      summary: 'Submit a job: the full JobSpec, or the reference body',
+      query: SubmitQuery,
+      headers: [{ name: 'Idempotency-Key', description: 'a repeat with the same key returns the same execution' }],
+      body: { json: { SubmitBody, ReferenceSubmitBody }, schema: z.unknown(), required: true },
+      responses: {
+        202: wire.SubmitAccepted,
+        200: wire.DryRun,
+        400: 'problem',
+        403: 'problem',
+        409: 'problem',
+        413: 'problem',
+        422: 'problem',
+      },
+      async handler({ query, body, principal, req }) {
+        const parsed = parseSubmit(body, config);
+        const team = authorizeTeam(principal, { submit: parsed.team });
+        const owner = parsed.user ?? principal.name;
+        const idempotencyKey = req.get('Idempotency-Key') ?? parsed.idempotencyKey;
+        try {
+          assertBatch(parsed.spec);
+          if (query.dryRun === 'true') {
+            const dry = await previewSubmission(
+              { config, gateway },
+              { team, owner, spec: parsed.spec, idempotencyKey },
+            );
+            return reply(200, wire.DryRun, dryRunView(dry));
+          }
+          const { execution, created } = await submitExecution(
+            { client, store, config, gateway },
+            { team, owner, trigger: triggerOf(req.get('User-Agent')), spec: parsed.spec, idempotencyKey },
+          );
+          metrics.submissions.inc({ outcome: created ? 'created' : 'repeat' });
+          const view = executionView(execution);
+          return reply(202, wire.SubmitAccepted, {
+            job_id: view.job_id,
+            execution_id: view.execution_id,
+            job_path: view.job_path,
+            status: view.status,
+            message: created ? 'Job submitted successfully' : 'Job already submitted with this idempotency key',
+          });
+        } catch (err) {
+          metrics.submissions.inc({ outcome: 'rejected' });
+          throw err;
+        }
+      },
+    }),
+
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/jobs/{id}',
+      summary:
+        'A job (id <team>.<name>), one execution of it (id: the execution id), or a streaming job (continuous-<team>.<name>)',
+      params: IdParams,
+      responses: { 200: z.union([wire.Job, wire.Execution, wire.StreamingJob]), 404: 'problem', 503: 'problem' },
+      async handler({ params, principal }) {
+        const { id } = params;
+        const loop = jobPathOfContinuousId(id);
+        if (loop) {
+          authorizeTeam(principal, { read: teamOfJobPath(loop), what: `job "${id}"` });
+          const state = await continuousState(deps, loop);
+          if (!state) throw new HttpProblem(404, 'Not found', `no streaming job "${id}"`);
+          return reply(200, wire.StreamingJob, streamingView(id, state));
+        }
+        const jobPath = jobPathOfJobId(id);
+        if (jobPath) {
+          authorizeTeam(principal, { read: teamOfJobPath(jobPath), what: `job "${id}"` });
+          const job = await getJobOverview(deps, actor(principal), jobPath);
+          if (!job) throw new HttpProblem(404, 'Not found', `no job "${id}"`);
+          return reply(200, wire.Job, jobView(job));
+        }
+        const row = await visibleExecution(store, principal, id);
+        return reply(200, wire.Execution, executionView(row));
+      },
+    }),
+
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/jobs',
+      summary:
+        'The jobs the caller may see (manifest-defined and submitted), each with its latest execution (a streaming ' +
+        "job's live loop state is on GET /api/v1/jobs/{id})",
+      responses: { 200: z.object({ items: z.array(wire.Job) }) },
+      async handler({ principal }) {
+        const rows = await store.listJobs(principal.role === 'admin' ? undefined : principal.team);
+        const jobs = await Promise.all(
+          rows.map((row) => getJobOverview(deps, actor(principal), row.jobPath, { live: false })),
         );
-        return;
-      }
-      const { execution, created } = await submitExecution(
-        { client, store, config, gateway },
-        { team, owner, trigger: triggerOf(req.get('User-Agent')), spec: parsed.spec, idempotencyKey },
-      );
-      metrics.submissions.inc({ outcome: created ? 'created' : 'repeat' });
-      res.status(202).json({
-        job_id: execution.executionId,
-        execution_id: execution.executionId,
-        job_path: execution.jobPath,
-        status: execution.state,
-        message: created ? 'Job submitted successfully' : 'Job already submitted with this idempotency key',
-      });
-    } catch (err) {
-      metrics.submissions.inc({ outcome: 'rejected' });
-      rejection(err);
-    }
-  });
+        return reply(200, z.object({ items: z.array(wire.Job) }), {
+          items: jobs.filter((j) => j !== undefined).map(jobView),
+        });
+      },
+    }),
 
-  return router;
+    ...(['stop', 'resume'] as const).map((action) =>
+      defineRoute({
+        method: 'post',
+        path: `/api/v1/jobs/{id}/${action}`,
+        summary:
+          action === 'stop'
+            ? "Stop a streaming job's continuous loop (its current run ends); id <team>.<name> or continuous-<team>.<name>"
+            : 'Resume a stopped or degraded streaming job; id <team>.<name> or continuous-<team>.<name>',
+        params: IdParams,
+        responses: { 200: wire.StreamingJob, 404: 'problem', 409: 'problem' },
+        async handler({ params, principal }) {
+          const { id } = params;
+          const jobPath = jobPathOfContinuousId(id) ?? jobPathOfJobId(id);
+          if (!jobPath) throw new HttpProblem(404, 'Not found', `no streaming job "${id}"`);
+          authorizeTeam(principal, { read: teamOfJobPath(jobPath), what: `job "${id}"` });
+          const state = await controlContinuousJob(
+            deps,
+            jobPath,
+            action === 'stop' ? { stop: { reason: `stopped by ${principal.name}` } } : { resume: true },
+          );
+          return reply(200, wire.StreamingJob, streamingView(id, state));
+        },
+      }),
+    ),
+  ];
+}
+
+/** An execution the principal may see, by the id in the path; 404 for a malformed, unknown or foreign id. */
+export async function visibleExecution(
+  store: ExecutionStore,
+  principal: Parameters<typeof authorizeTeam>[0],
+  id: string,
+) {
+  const uuid = z.uuid().safeParse(id);
+  const row = uuid.success ? await store.getExecution(uuid.data) : undefined;
+  if (!row) throw new HttpProblem(404, 'Not found', `no execution "${id}"`);
+  authorizeTeam(principal, { read: row.team, what: `execution "${id}"` });
+  return row;
 }

@@ -6,22 +6,23 @@
  * `{ "manifest": "<yaml>", "file": "name shown in errors" }`. A manifest error is a 400 whose `errors` carry the
  * field path, line and column; a job of another team is a 403; an unsupported engine version a 422.
  */
-import express, { Router, type Request } from 'express';
+import express, { type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { ManifestError, parseManifest, type ManifestJob } from '../../dcp/manifest.js';
+import { parseManifest, type ManifestJob } from '../../dcp/manifest.js';
 import {
   applyManifest,
   deleteManifest,
   diffManifest,
   getJobView,
   listJobViews,
-  ManifestForbidden,
   type Actor,
   type ManifestDeps,
 } from '../../service/manifests.js';
-import { SubmitRejected } from '../../service/submit.js';
 import type { Principal } from '../auth.js';
 import { HttpProblem, validationProblem } from '../problem.js';
+import { defineRoute, reply, type Route } from '../route.js';
+import { manifestJobView } from '../views.js';
+import * as wire from '../wire.js';
 
 export type ManifestRoutesDeps = ManifestDeps & { config: ManifestDeps['config'] & { API_MAX_BODY_BYTES: number } };
 
@@ -32,56 +33,22 @@ export const ManifestJsonBody = z.object({ manifest: z.string().min(1), file: z.
 export const ManifestQuery = z.object({ dryRun: z.enum(['true', 'false']).optional() }).strict();
 export const ManifestDeleteQuery = z.object({}).strict();
 
-/** Turns a parse error into a 400 listing every issue with its location. */
-export function manifestProblem(err: ManifestError): HttpProblem {
-  return new HttpProblem(
-    400,
-    'Invalid manifest',
-    `${err.issues.length} problem(s) in ${[...new Set(err.issues.map((i) => i.file))].join(', ')}`,
-    err.issues.map((i) => ({
-      path: i.field || '(document)',
-      message: `${i.file}:${i.line}:${i.column}: ${i.message}`,
-      line: i.line,
-      column: i.column,
-    })),
-  );
-}
+/** A manifest body as the handler gets it: its text and the file name errors name. */
+const ManifestBody = z.union([z.string(), ManifestJsonBody]);
 
-function manifestOf(req: Request): ManifestJob[] {
-  let text: string;
-  let file = 'manifest.yaml';
-  if (typeof req.body === 'string') {
-    text = req.body;
-  } else {
-    const parsed = ManifestJsonBody.safeParse(req.body);
-    if (!parsed.success) throw validationProblem(parsed.error);
-    text = parsed.data.manifest;
-    file = parsed.data.file ?? file;
-  }
-  try {
-    return parseManifest(text, file);
-  } catch (err) {
-    if (err instanceof ManifestError) throw manifestProblem(err);
-    throw err;
-  }
+function manifestOf(body: z.output<typeof ManifestBody>): ManifestJob[] {
+  return typeof body === 'string'
+    ? parseManifest(body, 'manifest.yaml')
+    : parseManifest(body.manifest, body.file ?? 'manifest.yaml');
 }
 
 const actorOf = (p: Principal): Actor => ({ team: p.team, role: p.role });
 
-/** Domain errors as problems; anything else goes to the app's error handler. */
-function rethrow(err: unknown): never {
-  if (err instanceof ManifestForbidden) throw new HttpProblem(403, 'Forbidden', err.message);
-  if (err instanceof SubmitRejected)
-    throw new HttpProblem(err.status, err.status === 409 ? 'Conflict' : 'Unprocessable request', err.message);
-  throw err;
-}
-
-export function manifestRoutes(deps: ManifestRoutesDeps): Router {
-  const router = Router();
+export function manifestRoutes(deps: ManifestRoutesDeps): Route[] {
   // The two routes that take a manifest body; an unparsed body of another type would reach them as undefined.
-  const manifestBody = [
+  const parsers: RequestHandler[] = [
     express.text({ type: YAML_TYPES, limit: deps.config.API_MAX_BODY_BYTES }),
-    (req: Request, _res: unknown, next: () => void) => {
+    (req: Request, _res, next) => {
       if (req.body === undefined) {
         throw new HttpProblem(
           415,
@@ -89,53 +56,83 @@ export function manifestRoutes(deps: ManifestRoutesDeps): Router {
           `send the manifest as ${YAML_TYPES.join(', ')}, or as JSON {"manifest": "<yaml>"}`,
         );
       }
+      // A JSON body is validated as the JSON form, so its errors name its fields.
+      if (typeof req.body !== 'string') {
+        const parsed = ManifestJsonBody.safeParse(req.body);
+        if (!parsed.success) throw validationProblem(parsed.error);
+      }
       next();
     },
   ];
+  const body = { json: { ManifestJsonBody }, yaml: YAML_TYPES, schema: ManifestBody, required: true, parsers };
 
-  router.post('/api/v1/manifests', ...manifestBody, async (req, res) => {
-    const query = ManifestQuery.safeParse(req.query);
-    if (!query.success) throw validationProblem(query.error, 'query');
-    const jobs = manifestOf(req);
-    const actor = actorOf(req.principal!);
-    try {
-      if (query.data.dryRun === 'true') {
-        const plans = await diffManifest(deps, actor, jobs);
-        res.json({ dry_run: true, changed: plans.some((p) => p.action !== 'unchanged'), jobs: plans });
-        return;
-      }
-      const plans = await applyManifest(deps, actor, jobs);
-      res.json({ dry_run: false, changed: plans.some((p) => p.action !== 'unchanged'), jobs: plans });
-    } catch (err) {
-      rethrow(err);
-    }
-  });
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/api/v1/manifests',
+      summary: "Apply a manifest's jobs (an idempotent upsert); dryRun=true reports what would change",
+      query: ManifestQuery,
+      body,
+      responses: {
+        200: wire.ManifestApplied,
+        400: 'problem',
+        403: 'problem',
+        413: 'problem',
+        415: 'problem',
+        422: 'problem',
+      },
+      async handler({ query, body: manifest, principal }) {
+        const jobs = manifestOf(manifest);
+        const dryRun = query.dryRun === 'true';
+        const plans = await (dryRun ? diffManifest : applyManifest)(deps, actorOf(principal), jobs);
+        return reply(200, wire.ManifestApplied, {
+          dry_run: dryRun,
+          changed: plans.some((p) => p.action !== 'unchanged'),
+          jobs: plans,
+        });
+      },
+    }),
 
-  router.delete('/api/v1/manifests', ...manifestBody, async (req, res) => {
-    // Delete takes no options: `?dryRun=true` must not quietly delete for real.
-    const query = ManifestDeleteQuery.safeParse(req.query);
-    if (!query.success) throw validationProblem(query.error, 'query');
-    const jobs = manifestOf(req);
-    try {
-      res.json({ jobs: await deleteManifest(deps, actorOf(req.principal!), jobs) });
-    } catch (err) {
-      rethrow(err);
-    }
-  });
+    defineRoute({
+      method: 'delete',
+      path: '/api/v1/manifests',
+      summary: "Remove a manifest's jobs' schedules and stop their streaming loops (jobs and executions stay)",
+      // Delete takes no options: `?dryRun=true` must not quietly delete for real.
+      query: ManifestDeleteQuery,
+      body,
+      responses: { 200: wire.ManifestDeleted, 400: 'problem', 403: 'problem', 413: 'problem', 415: 'problem' },
+      async handler({ body: manifest, principal }) {
+        return reply(200, wire.ManifestDeleted, {
+          jobs: await deleteManifest(deps, actorOf(principal), manifestOf(manifest)),
+        });
+      },
+    }),
 
-  router.get('/api/v1/manifests/jobs', async (req, res) => {
-    const principal = req.principal!;
-    const team = principal.role === 'admin' ? undefined : principal.team;
-    const paths = (await deps.store.listJobs(team)).map((job) => job.jobPath);
-    res.json({ items: await listJobViews(deps, actorOf(principal), paths) });
-  });
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/manifests/jobs',
+      summary: 'The manifest jobs the caller may see (the manifest view; GET /api/v1/jobs is the job resource)',
+      responses: { 200: wire.ManifestJobList },
+      async handler({ principal }) {
+        const team = principal.role === 'admin' ? undefined : principal.team;
+        const paths = (await deps.store.listJobs(team)).map((job) => job.jobPath);
+        const views = await listJobViews(deps, actorOf(principal), paths);
+        return reply(200, wire.ManifestJobList, { items: views.map(manifestJobView) });
+      },
+    }),
 
-  router.get('/api/v1/manifests/jobs/:team/:name', async (req, res) => {
-    const jobPath = `${req.params.team}/${req.params.name}`;
-    const view = await getJobView(deps, actorOf(req.principal!), jobPath);
-    if (!view) throw new HttpProblem(404, 'Not found', `no job "${jobPath}"`);
-    res.json(view);
-  });
-
-  return router;
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/manifests/jobs/{team}/{name}',
+      summary: 'One manifest job, with its schedule and last execution (also GET /api/v1/jobs/{team}.{name})',
+      params: z.object({ team: z.string(), name: z.string() }),
+      responses: { 200: wire.ManifestJob, 404: 'problem' },
+      async handler({ params, principal }) {
+        const jobPath = `${params.team}/${params.name}`;
+        const view = await getJobView(deps, actorOf(principal), jobPath);
+        if (!view) throw new HttpProblem(404, 'Not found', `no job "${jobPath}"`);
+        return reply(200, wire.ManifestJob, manifestJobView(view));
+      },
+    }),
+  ];
 }

@@ -1,6 +1,6 @@
 /** `spark-runner cancel <id>`: asks the workflow to stop the run; it ends as CANCELLED once Spark has stopped. */
 import type { Command } from 'commander';
-import type { CancelAccepted } from '../api-types.js';
+import type { CancelAccepted } from '../../api/wire.js';
 import { jobPath, type Runtime } from './shared.js';
 
 export function registerCancel(program: Command, rt: Runtime): void {

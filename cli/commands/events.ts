@@ -1,6 +1,6 @@
 /** `spark-runner events <id>`: the execution's append-only history (SUBMIT, RUNNING, RETRY, TERMINAL, ...). */
 import type { Command } from 'commander';
-import type { ExecutionEvents } from '../api-types.js';
+import type { EventList } from '../../api/wire.js';
 import { formatTime, json, table, truncate } from '../format.js';
 import { outputOption, type OutputFormat, type Runtime } from './shared.js';
 
@@ -11,7 +11,7 @@ export function registerEvents(program: Command, rt: Runtime): void {
     .argument('<id>', 'execution id')
     .addOption(outputOption())
     .action(async (id: string, opts: { output: OutputFormat }, cmd: Command) => {
-      const res = await rt.api(cmd).json<ExecutionEvents>('GET', `/api/v1/executions/${encodeURIComponent(id)}/events`);
+      const res = await rt.api(cmd).json<EventList>('GET', `/api/v1/executions/${encodeURIComponent(id)}/events`);
       if (opts.output === 'json') return void rt.ctx.stdout.write(json(res));
       if (res.items.length === 0) return void rt.ctx.stdout.write('no events yet\n');
       const rows = res.items.map((e) => [

@@ -3,7 +3,9 @@
  * its type, schedule, last execution and next scheduled run (GET /api/v1/manifests/jobs[/{team}/{name}]).
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import type { ManifestJobList, ManifestJobSchedule, ManifestJobView } from '../api-types.js';
+import type { ManifestJob, ManifestJobList } from '../../api/wire.js';
+
+type ManifestJobSchedule = NonNullable<ManifestJob['schedule']>;
 import { formatDuration, formatTime, json, keyValues, table } from '../format.js';
 import { continuousId, outputOption, type OutputFormat, type Runtime } from './shared.js';
 
@@ -22,7 +24,7 @@ function scheduleSpec(s: ManifestJobSchedule): string {
 
 const memory = (mb: number) => (mb % 1024 === 0 ? `${mb / 1024}g` : `${mb}m`);
 
-function application(spec: ManifestJobView['spec']): string {
+function application(spec: ManifestJob['spec']): string {
   const app = spec.application;
   switch (app.type) {
     case 'python':
@@ -34,7 +36,7 @@ function application(spec: ManifestJobView['spec']): string {
   }
 }
 
-function resources(spec: ManifestJobView['spec']): string {
+function resources(spec: ManifestJob['spec']): string {
   const { driver, executor, dynamicAllocation: dyn } = spec.resources;
   const executors = dyn?.enabled ? `${dyn.minExecutors}-${dyn.maxExecutors} (dynamic)` : `${executor.instances} x`;
   return (
@@ -43,7 +45,7 @@ function resources(spec: ManifestJobView['spec']): string {
   );
 }
 
-function renderJob(v: ManifestJobView): string {
+function renderJob(v: ManifestJob): string {
   const s = v.schedule;
   const c = s?.config;
   const last = v.lastExecution;
@@ -111,7 +113,7 @@ export function registerJobs(program: Command, rt: Runtime): void {
       const [team, name] = job.split('/') as [string, string];
       const res = await rt
         .api(cmd)
-        .json<ManifestJobView>('GET', `/api/v1/manifests/jobs/${encodeURIComponent(team)}/${encodeURIComponent(name)}`);
+        .json<ManifestJob>('GET', `/api/v1/manifests/jobs/${encodeURIComponent(team)}/${encodeURIComponent(name)}`);
       out(opts.output, res, () => renderJob(res));
     });
 }

@@ -1,7 +1,7 @@
 /** `spark-runner list`: executions, newest first, filtered and paged like GET /api/v1/executions. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { EXECUTION_STATES } from '../../schema/states.js';
-import type { ExecutionPage } from '../api-types.js';
+import type { ExecutionPage } from '../../api/wire.js';
 import { CliError } from '../errors.js';
 import { elapsed, formatTime, json, table } from '../format.js';
 import { outputOption, positiveInt, type OutputFormat, type Runtime } from './shared.js';

@@ -1,6 +1,6 @@
 /** `spark-runner logs <id> [-f] [--tail N]`: the driver log, or a live stream of it until the execution ends. */
 import type { Command } from 'commander';
-import type { JobStatus } from '../api-types.js';
+import type { Execution } from '../../api/wire.js';
 import { writeAll } from '../context.js';
 import { jobPath, positiveInt, type Runtime } from './shared.js';
 
@@ -25,7 +25,7 @@ export function registerLogs(program: Command, rt: Runtime): void {
         await writeAll(stdout, text);
       });
       if (last && !last.endsWith('\n')) stdout.write('\n');
-      const job = await api.json<JobStatus>('GET', jobPath(id));
+      const job = await api.json<Execution>('GET', jobPath(id));
       stderr.write(`-- end of the log: ${job.execution_id} is ${job.status}\n`);
     });
 }

@@ -1,11 +1,11 @@
 /** `spark-runner status <id>`: one execution's state, times, placement and error. */
 import type { Command } from 'commander';
-import type { JobStatus, StreamingJobStatus } from '../api-types.js';
+import type { Execution, StreamingJob } from '../../api/wire.js';
 import { elapsed, formatTime, json, keyValues } from '../format.js';
 import { jobPath, outputOption, type OutputFormat, type Runtime } from './shared.js';
 
 /** The key/value block `status` prints (also used after `submit --wait`). */
-export function statusBlock(job: JobStatus): string {
+export function statusBlock(job: Execution): string {
   return keyValues([
     ['execution', job.execution_id],
     ['job', job.job_path],
@@ -23,12 +23,12 @@ export function statusBlock(job: JobStatus): string {
   ]);
 }
 
-function isStreaming(job: JobStatus | StreamingJobStatus): job is StreamingJobStatus {
-  return (job as StreamingJobStatus).job_type === 'streaming';
+function isStreaming(job: Execution | StreamingJob): job is StreamingJob {
+  return (job as StreamingJob).job_type === 'streaming';
 }
 
 /** The key/value block for a streaming job's continuous loop. */
-function streamingBlock(job: StreamingJobStatus): string {
+function streamingBlock(job: StreamingJob): string {
   const failure = job.last_failure;
   return keyValues([
     ['streaming job', job.job_path],
@@ -51,7 +51,7 @@ export function registerStatus(program: Command, rt: Runtime): void {
     .argument('<id>', 'execution id (as printed by submit), or continuous-<team>.<name> for a streaming job')
     .addOption(outputOption())
     .action(async (id: string, opts: { output: OutputFormat }, cmd: Command) => {
-      const job = await rt.api(cmd).json<JobStatus | StreamingJobStatus>('GET', jobPath(id));
+      const job = await rt.api(cmd).json<Execution | StreamingJob>('GET', jobPath(id));
       rt.ctx.stdout.write(
         opts.output === 'json' ? json(job) : isStreaming(job) ? streamingBlock(job) : statusBlock(job),
       );

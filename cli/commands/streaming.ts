@@ -3,7 +3,7 @@
  * (no process left) and leaves the loop idle in STOPPED; resume starts a run again, on the same checkpoint.
  */
 import type { Command } from 'commander';
-import type { StreamingJobStatus } from '../api-types.js';
+import type { StreamingJob } from '../../api/wire.js';
 import { CliError } from '../errors.js';
 import { json } from '../format.js';
 import { jobPath, outputOption, type OutputFormat, type Runtime } from './shared.js';
@@ -12,7 +12,7 @@ import { jobPath, outputOption, type OutputFormat, type Runtime } from './shared
 const CONTINUOUS_ID = /^continuous-[a-z0-9-]+\.[a-z0-9-]+$/;
 
 /** One line: `<id>: <status> (spec v<n>, run <execution id>, <n> restart(s))`. */
-export function streamingLine(job: StreamingJobStatus): string {
+export function streamingLine(job: StreamingJob): string {
   const state = job.degraded && job.status !== 'DEGRADED' ? `${job.status}, degraded` : job.status;
   return (
     `${job.job_id}: ${state} (spec v${job.spec_version}, ` +
@@ -39,7 +39,7 @@ export function registerStreaming(program: Command, rt: Runtime): void {
               (action === 'stop' ? '; to stop a batch execution use spark-runner cancel' : ''),
           );
         }
-        const job = await rt.api(cmd).json<StreamingJobStatus>('POST', jobPath(id, `/${action}`));
+        const job = await rt.api(cmd).json<StreamingJob>('POST', jobPath(id, `/${action}`));
         rt.ctx.stdout.write(opts.output === 'json' ? json(job) : streamingLine(job));
       });
   }

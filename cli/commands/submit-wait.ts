@@ -1,12 +1,13 @@
 /** `submit --wait`: following the execution to its end, and what is printed and returned then. */
 import type { TerminalState } from '../../schema/states.js';
-import type { JobStatus } from '../api-types.js';
+import type { Execution } from '../../api/wire.js';
 import type { CliContext } from '../context.js';
 import { ApiError, ConnectionError, EXIT } from '../errors.js';
 import { elapsed, json } from '../format.js';
 import type { ApiClient } from '../http.js';
 import { waitForEnd } from '../wait.js';
 import { jobPath, type OutputFormat } from './shared.js';
+import { assertNever } from '../../schema/vocabulary.js';
 
 /** Lines of the driver log shown after a job succeeds. */
 const LOG_TAIL_LINES = 20;
@@ -19,7 +20,7 @@ const SPARK_INFO_LINE = /^\d{2}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} (INFO|DEBUG|TRAC
  */
 export async function followToEnd(api: ApiClient, id: string, output: OutputFormat, ctx: CliContext): Promise<number> {
   const { stdout, stderr, signal } = ctx;
-  let job: JobStatus & { status: TerminalState };
+  let job: Execution & { status: TerminalState };
   try {
     job = await waitForEnd(api, id, output === 'json' ? stderr : stdout, signal);
   } catch (err) {
@@ -79,8 +80,4 @@ async function logTail(api: ApiClient, id: string): Promise<string> {
   if (shown.length === 0) return '';
   const header = `--- last lines of the driver log${own.length > 0 ? ' (Spark INFO lines left out)' : ''}: spark-runner logs ${id} ---`;
   return `${header}\n${shown.join('\n')}\n`;
-}
-
-function assertNever(value: never): never {
-  throw new Error(`unexpected value: ${String(value)}`);
 }

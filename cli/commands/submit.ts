@@ -4,7 +4,7 @@
  */
 import { Option, type Command } from 'commander';
 import { BACKENDS } from '../../schema/states.js';
-import type { DryRunResult, SubmitAccepted } from '../api-types.js';
+import type { DryRun, SubmitAccepted } from '../../api/wire.js';
 import { json, keyValues } from '../format.js';
 import { buildSubmitBody, DEFAULT_ENGINE_VERSION, type SubmitFlags } from '../job-input.js';
 import { collect, outputOption, positiveInt, type OutputFormat, type Runtime } from './shared.js';
@@ -60,7 +60,7 @@ export function registerSubmit(program: Command, rt: Runtime): void {
       const api = rt.api(cmd);
       const { stdout } = rt.ctx;
       if (opts.dryRun) {
-        const res = await api.json<DryRunResult>('POST', '/api/v1/jobs', { query: { dryRun: true }, body });
+        const res = await api.json<DryRun>('POST', '/api/v1/jobs', { query: { dryRun: true }, body });
         stdout.write(opts.output === 'json' ? json(res) : dryRunText(res));
         return;
       }
@@ -86,7 +86,7 @@ function acceptedText(res: SubmitAccepted): string {
   );
 }
 
-function dryRunText(res: DryRunResult): string {
+function dryRunText(res: DryRun): string {
   const where = res.placement;
   const rows: [string, string | null | undefined][] = where
     ? [

@@ -88,7 +88,8 @@ describe('submitting and checking jobs', () => {
       message: 'Job submitted successfully',
     });
     const id = submit.json.execution_id as string;
-    expect(submit.json.job_id).toBe(id);
+    // job_id names the job, execution_id this run of it (issue 13: they used to be equal).
+    expect(submit.json.job_id).toBe('data-infra.routes');
 
     const status = await finished(id);
     expect(status).toMatchObject({
@@ -114,6 +115,41 @@ describe('submitting and checking jobs', () => {
       expect(logs.type).toMatch(/^text\/plain/);
       expect(logs.text.trim().split('\n')).toHaveLength(1);
     }
+  });
+
+  it('answers GET /api/v1/jobs/{job_id} with the job and the reference status fields of its latest execution', async () => {
+    const submit = await call('POST', '/api/v1/jobs', { token: api.tokens.dataInfra, body: job('the-job') });
+    const id = submit.json.execution_id as string;
+    await finished(id);
+    const got = await call('GET', `/api/v1/jobs/${submit.json.job_id as string}`, { token: api.tokens.dataInfra });
+    expect(got.status).toBe(200);
+    expect(got.json).toMatchObject({
+      job_id: 'data-infra.the-job',
+      job_path: 'data-infra/the-job',
+      job_type: 'batch',
+      execution_id: id,
+      status: 'SUCCEEDED',
+      logs_url: `/api/v1/jobs/${id}/logs`,
+      last_execution: { execution_id: id, status: 'SUCCEEDED' },
+      streaming: null,
+    });
+    const hidden = await call('GET', '/api/v1/jobs/data-infra.the-job', { token: api.tokens.other });
+    expect(hidden.status).toBe(404);
+    const listed = await call('GET', '/api/v1/jobs', { token: api.tokens.dataInfra });
+    expect((listed.json.items as Json[]).map((j) => j.job_id)).toContain('data-infra.the-job');
+    const foreign = await call('GET', '/api/v1/jobs', { token: api.tokens.other });
+    expect((foreign.json.items as Json[]).every((j) => j.team === 'other-team')).toBe(true);
+  });
+
+  it('answers a streaming job submitted over REST with 422 pointing at manifests, creating nothing', async () => {
+    const before = await counts();
+    const r = await call('POST', '/api/v1/jobs', {
+      token: ISOLATED_TOKEN,
+      body: job('stream-over-rest', { jobType: 'streaming' }),
+    });
+    expect(r.status).toBe(422);
+    expect(r.json.detail).toMatch(/declare it in a manifest .*POST \/api\/v1\/manifests/);
+    expect(await counts()).toEqual(before);
   });
 
   it('streams logs with follow=true until the execution ends', async () => {

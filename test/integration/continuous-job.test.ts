@@ -23,7 +23,7 @@ import {
   updateSpecUpdate,
   type ContinuousJobInput,
   type ContinuousState,
-} from '../../workflows/continuous-job.js';
+} from '../../workflows/continuous-definitions.js';
 import { eventually, openTestStack, type TestStack } from '../helpers/stack.js';
 
 const STREAMING_APP = path.resolve('examples/streaming/rate_to_files.py');

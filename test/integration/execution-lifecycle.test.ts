@@ -10,7 +10,8 @@ import { createSimBackend } from '../../gateway/backends/sim/index.js';
 import { JobSpec, type JobSpecInput } from '../../schema/job-spec.js';
 import { submitExecution } from '../../service/submit.js';
 import { executionHandle } from '../../service/handles.js';
-import { cancelUpdate, checkQuery, SA_BACKEND, SA_STATE, type ExecutionResult } from '../../workflows/definitions.js';
+import { SA_BACKEND, SA_STATE } from '../../schema/vocabulary.js';
+import { cancelUpdate, checkQuery, type ExecutionResult } from '../../workflows/definitions.js';
 import type { RunningWorker } from '../../worker/index.js';
 import { eventually, openTestStack, type TestStack } from '../helpers/stack.js';
 

@@ -49,7 +49,7 @@ describe('a kube-apiserver with the Spark operator CRD', () => {
     const config = loadConfig();
     const log = (line: string) => console.log(`[kube] ${line}`);
     const binaries = await ensureKubeBinaries(
-      { cacheDir: config.SPARK_RUNNER_CACHE, KUBE_APISERVER: config.KUBE_APISERVER, ETCD: config.ETCD },
+      { cacheDir: config.SPARK_RUNNER_CACHE, KUBE_APISERVER: process.env.KUBE_APISERVER, ETCD: process.env.ETCD },
       log,
     );
     dir = fs.mkdtempSync(path.join(process.env.SPARK_RUNNER_TEST_TMP ?? os.tmpdir(), 'kube-'));

@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { run as runCli } from '../../cli/program.js';
-import { deleteSchedule, scheduleIdFor } from '../../service/schedules.js';
+import { scheduleIdOf as scheduleIdFor } from '../../schema/vocabulary.js';
+import { deleteSchedule } from '../../service/schedules.js';
 import { startTestApi, TEST_TOKENS, type TestApi } from '../helpers/api.js';
 import { openTestStack, type TestStack } from '../helpers/stack.js';
 

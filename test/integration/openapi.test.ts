@@ -16,7 +16,7 @@ import { SubmitBody } from '../../api/routes/jobs.js';
 import { ManifestJsonBody, YAML_TYPES } from '../../api/routes/manifests.js';
 import { ScheduleBackfill, ScheduleNote, ScheduleTrigger } from '../../api/routes/schedules.js';
 import { composeGateway } from '../../gateway/compose.js';
-import { scheduleIdFor } from '../../service/schedules.js';
+import { scheduleIdOf as scheduleIdFor } from '../../schema/vocabulary.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { openTestStack, type TestStack } from '../helpers/stack.js';
 

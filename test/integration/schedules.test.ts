@@ -13,9 +13,9 @@ import {
   deleteSchedule,
   getSchedule,
   pauseSchedule,
-  scheduleIdFor,
   unpauseSchedule,
 } from '../../service/schedules.js';
+import { scheduleIdOf as scheduleIdFor } from '../../schema/vocabulary.js';
 import type { ExecutionResult } from '../../workflows/definitions.js';
 import { eventually, openTestStack, type TestStack } from '../helpers/stack.js';
 

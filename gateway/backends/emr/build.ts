@@ -24,6 +24,7 @@ import type { AttemptRequest, Placement } from '../../backend.js';
 import { BackendRejection } from '../../backend.js';
 import type { EmrConfig } from '../../clusters.js';
 import { formatMemory } from '../../../schema/job-spec.js';
+import { assertNever } from '../../../schema/vocabulary.js';
 
 /** Tag keys on every job run Spark Runner starts. */
 export const EMR_TAGS = {
@@ -154,8 +155,4 @@ export function buildStartJobRun(
       [EMR_TAGS.team]: attempt.team,
     },
   };
-}
-
-function assertNever(value: never): never {
-  throw new Error(`unexpected application: ${JSON.stringify(value)}`);
 }

@@ -20,6 +20,7 @@
 import type { FailureInfo, RunPhase, RunRef, RunStatus } from '../../backend.js';
 import { isFinalPhase } from '../../backend.js';
 import { EMR_TAGS, JOB_RUN_NAME_PREFIX } from './build.js';
+import { assertNever } from '../../../schema/vocabulary.js';
 
 export const EMR_JOB_RUN_STATES = [
   'PENDING',
@@ -141,8 +142,4 @@ export function runRefOf(jobRun: ObservedJobRun, virtualClusterId: string): RunR
   const attempt = Number(jobRun.tags?.[EMR_TAGS.attempt]);
   if (!executionId || !Number.isInteger(attempt)) return undefined;
   return { executionId, attempt, vendorRunId: vendorRunIdOf(virtualClusterId, jobRun.id) };
-}
-
-function assertNever(value: never): never {
-  throw new Error(`unexpected EMR state: ${String(value)}`);
 }

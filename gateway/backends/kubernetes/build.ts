@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import type { AttemptRequest } from '../../backend.js';
 import { BackendRejection } from '../../backend.js';
 import { formatMemory } from '../../../schema/job-spec.js';
+import { assertNever } from '../../../schema/vocabulary.js';
 
 export const SPARK_APP_API_VERSION = 'spark.apache.org/v1';
 export const SPARK_APP_GROUP = 'spark.apache.org';
@@ -230,8 +231,4 @@ export function buildSparkApplication(
       },
     },
   };
-}
-
-function assertNever(value: never): never {
-  throw new Error(`unexpected application: ${JSON.stringify(value)}`);
 }

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import type { AttemptRequest } from '../../backend.js';
 import { formatMemory } from '../../../schema/job-spec.js';
+import { assertNever } from '../../../schema/vocabulary.js';
 
 /** The settings the command line depends on (a subset of `LocalBackendOptions`). */
 export interface SparkSubmitSettings {
@@ -82,8 +83,4 @@ export function describeLocalSubmission(req: AttemptRequest, settings: SparkSubm
     args: buildSparkSubmitArgs(req, settings),
     env: buildSubmitEnv(settings),
   };
-}
-
-function assertNever(value: never): never {
-  throw new Error(`unexpected value: ${JSON.stringify(value)}`);
 }
