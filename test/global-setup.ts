@@ -4,6 +4,7 @@
  * the environment (see test/helpers/stack.ts).
  */
 import { loadConfig } from '../config/index.js';
+import { ensureConnectClient } from '../provision/connect-client.js';
 import { startEphemeralStack } from '../provision/ephemeral.js';
 import { ensureKubeBinaries } from '../provision/kubernetes/index.js';
 import { ensureMoto } from '../provision/moto.js';
@@ -51,6 +52,13 @@ export default async function setup(): Promise<() => Promise<void>> {
     await stack.stop();
     throw err;
   });
+  // The thin pyspark client the Spark Connect tests drive, directly and through the proxy.
+  const connectPython = await ensureConnectClient({ cacheDir: config.SPARK_RUNNER_CACHE }, log).catch(
+    async (err: unknown) => {
+      await stack.stop();
+      throw err;
+    },
+  );
   Object.assign(process.env, {
     TEMPORAL_ADDRESS: stack.temporalAddress,
     DATABASE_URL: stack.databaseUrl,
@@ -66,6 +74,7 @@ export default async function setup(): Promise<() => Promise<void>> {
     TEMPORAL_SQL_TOOL: temporalServer.sqlTool,
     TEMPORAL_SCHEMA_DIR: temporalServer.schemaDir,
     MOTO_PYTHON: motoPython,
+    CONNECT_CLIENT_PYTHON: connectPython,
   });
   log(
     `${stack.temporal.version}; Spark ${stack.spark.version}; kube-apiserver ${kube.version}; Temporal at ${stack.temporalAddress}; ready in ${Date.now() - started} ms`,
