@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.data/**', 'migrations/**', 'bin/spark-runner.js'] },
+  { ignores: ['node_modules/**', 'dist/**', 'ui/dist/**', '.data/**', 'migrations/**', 'bin/spark-runner.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

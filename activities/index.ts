@@ -19,15 +19,26 @@ import {
 } from '../gateway/backend.js';
 import type { SparkGateway } from '../gateway/index.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
+import { METRICS_SCHEMA_VERSION, type MetricsSummaryV1, type SparkMetrics } from '../schema/metrics-summary.js';
 import type { FailureClass, TerminalState } from '../schema/states.js';
+import type { SizingDecision } from '../runner/aps.js';
+import { decideSizing, type SizingConfig } from '../service/sizing.js';
 import { executionRecord, type ExecutionStore } from '../store/executions.js';
-import type { CancelRequest, ExecutionInput, ReapInput, WorkflowSettings } from '../workflows/definitions.js';
+import type {
+  CancelRequest,
+  ExecutionInput,
+  PolledStatus,
+  ReapInput,
+  WorkflowSettings,
+} from '../workflows/definitions.js';
 
 export interface ActivityDeps {
   gateway: SparkGateway;
   store: ExecutionStore;
   clock: { now(): Date };
   settings: WorkflowSettings;
+  /** APS (service/sizing.ts) for `sizing: recommend|auto` jobs; without it every job runs as written. */
+  sizing?: SizingConfig;
 }
 
 /** What one submit activity achieved. `unavailable` and `unreachable` come only from a `once` call. */
@@ -44,6 +55,8 @@ export interface SubmitInput {
   resources: NormalizedJobSpec['resources'];
   /** Try once and report why it could not submit, instead of waiting for a backend. */
   once?: boolean;
+  /** APS's decision, recorded in the first attempt's SUBMIT event. */
+  sizing?: SizingDecision;
 }
 
 /** How often a running submit heartbeats; the workflow's heartbeat timeout is a few of these. */
@@ -60,7 +73,31 @@ function rejected(err: unknown): never {
   throw err;
 }
 
-export function createActivities({ gateway, store, clock, settings }: ActivityDeps) {
+/** METRICS_SUMMARY's payload, schema version 1: the execution's figures and its attempts' Spark metrics. */
+function metricsSummary(input: {
+  attempt: number;
+  durationMs: number;
+  backend?: string;
+  resources: NormalizedJobSpec['resources'];
+  sparkAttempts?: SparkMetrics[];
+  sparkUnavailable?: string;
+}): MetricsSummaryV1 {
+  const attempts = input.sparkAttempts ?? [];
+  const last = attempts.at(-1);
+  const spark = last?.attempt === input.attempt ? last : null;
+  return {
+    schema_version: METRICS_SCHEMA_VERSION,
+    duration_ms: input.durationMs,
+    attempts: input.attempt,
+    backend: input.backend ?? null,
+    resources: input.resources,
+    spark,
+    spark_unavailable: spark ? null : (input.sparkUnavailable ?? 'no Spark metrics were read'),
+    spark_attempts: attempts,
+  };
+}
+
+export function createActivities({ gateway, store, clock, settings, sizing }: ActivityDeps) {
   /** Places the attempt (recorded once) and submits it on that placement; see `submitAttempt`. */
   async function submit(input: SubmitInput): Promise<SubmitOutcome> {
     const { execution, attempt, resources, once } = input;
@@ -98,7 +135,7 @@ export function createActivities({ gateway, store, clock, settings }: ActivityDe
       attempt,
       type: 'SUBMIT',
       at: clock.now(),
-      payload: { ...run, placement, resources },
+      payload: { ...run, placement, resources, ...(input.sizing ? { sizing: input.sizing } : {}) },
       patch: {
         state: 'SUBMITTED',
         attempt,
@@ -108,6 +145,7 @@ export function createActivities({ gateway, store, clock, settings }: ActivityDe
         vendorRunId: run.vendorRunId,
         vendorWebui: run.sparkUiUrl,
         vendorLogsLink: run.logsUrl,
+        ...(run.sparkVersion ? { sparkVersion: run.sparkVersion } : {}),
         resources,
         pendingReason: null,
         runId: activityInfo().workflowExecution?.runId,
@@ -121,7 +159,13 @@ export function createActivities({ gateway, store, clock, settings }: ActivityDe
     /** The first step: writes the execution row unless the API already did, and hands the workflow its settings. */
     async begin(execution: ExecutionInput): Promise<WorkflowSettings> {
       await store.createExecution(executionRecord(execution, activityInfo().workflowExecution?.runId));
-      return settings;
+      const decision = sizing
+        ? await decideSizing(
+            { store, config: sizing, now: () => clock.now() },
+            { team: execution.team, jobPath: execution.jobPath, spec: execution.spec },
+          )
+        : undefined;
+      return decision ? { ...settings, sizing: decision } : settings;
     },
 
     /** Waits for a free slot under the team's concurrency limit (pending_reason TEAM_QUEUE while it waits). */
@@ -153,9 +197,15 @@ export function createActivities({ gateway, store, clock, settings }: ActivityDe
       }
     },
 
-    /** The polling safety net: one status read. */
-    async pollStatus(run: VendorRun): Promise<RunStatus> {
-      return gateway.backend(run.backend).status(run);
+    /**
+     * The polling safety net: one status read, unless the run has reported a status before and its backend's watch
+     * is healthy (then every change arrives as a signal and nothing is read: `{ watched: true }`). A run that has
+     * reported nothing yet is always read, which is how a run the operator never picks up ends NO_STATUS.
+     */
+    async pollStatus(run: VendorRun, options: { statusSeen?: boolean } = {}): Promise<PolledStatus> {
+      const backend = gateway.backend(run.backend);
+      if (options.statusSeen && (await backend.watched?.(run))) return { watched: true };
+      return backend.status(run);
     },
 
     /**
@@ -194,14 +244,16 @@ export function createActivities({ gateway, store, clock, settings }: ActivityDe
         patch: {
           state: 'RUNNING',
           ...(input.attempt === 1 ? { startTime: observed } : {}),
-          ...(input.status.sparkUiUrl ? { vendorWebui: input.status.sparkUiUrl } : {}),
+          ...(input.status.sparkUiUrl
+            ? { vendorWebui: input.status.sparkUiUrl, sparkUiUrl: input.status.sparkUiUrl }
+            : {}),
         },
       });
     },
 
     /** Links that arrive after RUNNING (no event: the snapshot just gains the URL). */
     async recordLinks(input: { executionId: string; sparkUiUrl: string }): Promise<void> {
-      await store.patchExecution(input.executionId, { vendorWebui: input.sparkUiUrl });
+      await store.patchExecution(input.executionId, { vendorWebui: input.sparkUiUrl, sparkUiUrl: input.sparkUiUrl });
     },
 
     async recordRetry(input: {
@@ -242,7 +294,10 @@ export function createActivities({ gateway, store, clock, settings }: ActivityDe
       });
     },
 
-    /** Writes TERMINAL and METRICS_SUMMARY; the snapshot row takes the final state. */
+    /**
+     * Writes TERMINAL and METRICS_SUMMARY (schema version 1, schema/metrics-summary.ts); the snapshot row takes the
+     * final state.
+     */
     async finalize(input: {
       executionId: string;
       attempt: number;
@@ -253,6 +308,12 @@ export function createActivities({ gateway, store, clock, settings }: ActivityDe
       resources: NormalizedJobSpec['resources'];
       backend?: string;
       cancel?: CancelRequest;
+      /** Every closed attempt's Spark metrics, oldest first (activities/attempt-end.ts). */
+      sparkAttempts?: SparkMetrics[];
+      /** Why the last attempt has none. */
+      sparkUnavailable?: string;
+      /** What the last attempt's application reported (the CoreETL runtime's rows read and written). */
+      result?: Record<string, unknown>;
     }): Promise<void> {
       const at = clock.now();
       await store.recordEvent({
@@ -280,10 +341,8 @@ export function createActivities({ gateway, store, clock, settings }: ActivityDe
         type: 'METRICS_SUMMARY',
         at,
         payload: {
-          durationMs: input.durationMs,
-          attempts: input.attempt,
-          backend: input.backend ?? null,
-          resources: input.resources,
+          ...(metricsSummary(input) as unknown as Record<string, unknown>),
+          ...(input.result ? { core_etl: input.result } : {}),
         },
       });
     },

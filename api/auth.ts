@@ -20,6 +20,8 @@ export type Role = (typeof ROLES)[number];
 
 export interface Principal {
   name: string;
+  /** The user this token acts for (API_TOKENS_FILE's optional `user`): besides `name`, the owner it may name. */
+  user?: string;
   /** The team a member belongs to; `*` for an admin. */
   team: string;
   role: Role;
@@ -30,6 +32,7 @@ const TokenEntry = z
     name: z.string().min(1),
     team: z.string().min(1),
     role: z.enum(ROLES),
+    user: z.string().min(1).optional(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the hex SHA-256 of the token'),
   })
   .strict();
@@ -108,6 +111,33 @@ export function authenticate(tokens: TokenRegistry): RequestHandler {
     req.principal = principal;
     next();
   };
+}
+
+/**
+ * A user name as a body may give it (`user`, the execution's owner): printable, at most 254 characters. Control,
+ * format and line-separator characters are refused, so the name can reach logs, labels and the console as is.
+ */
+export const USER_NAME = z
+  .string()
+  .min(1)
+  .max(254)
+  // Spelled out as ranges (C0/C1 controls, soft hyphen, bidi and zero-width marks, line and paragraph separators,
+  // BOM), not `\p{…}`, so the OpenAPI document's pattern is one any client's regex engine can use.
+  .regex(
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point: they are refused
+    /^[^\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]+$/,
+    'must not contain control or invisible formatting characters',
+  );
+
+/**
+ * The owner an execution is recorded with. An admin may name anyone; a member only itself (the token's name, or
+ * its configured `user`), since the owner is what others read as "who ran this". Absent: the token's user or name.
+ */
+export function authorizeOwner(principal: Principal, requested: string | undefined): string {
+  const own = principal.user ?? principal.name;
+  if (requested === undefined) return own;
+  if (principal.role === 'admin' || requested === principal.name || requested === principal.user) return requested;
+  throw new Forbidden(`this token acts for "${own}"; it cannot submit as user "${requested}"`);
 }
 
 /** True when `principal` may see resources of `team`. */

@@ -1,15 +1,18 @@
 /**
- * Prometheus metrics for GET /metrics: request counts and latencies by route, submissions by outcome, and the
- * number of executions in each state (read from the store at scrape time). One registry per app instance.
+ * Prometheus metrics for GET /metrics: request counts and latencies by route, submissions and submit latency by
+ * outcome, and the number of executions in flight by state (read from the store at scrape time; only non-terminal
+ * rows, so a scrape does not grow with history). One registry per app instance.
  */
 import type { RequestHandler } from 'express';
 import client from 'prom-client';
-import { EXECUTION_STATES } from '../schema/states.js';
+import { EXECUTION_STATES, isTerminal } from '../schema/states.js';
 import type { ExecutionStore } from '../store/executions.js';
 
 export interface ApiMetrics {
   registry: client.Registry;
   submissions: client.Counter<'outcome'>;
+  /** Submit latency by outcome (created, repeat, rejected): the submit-p99 SLO's series. */
+  submitSeconds: client.Histogram<'outcome'>;
   middleware: RequestHandler;
 }
 
@@ -35,14 +38,23 @@ export function createMetrics(store: ExecutionStore): ApiMetrics {
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
+  const submitSeconds = new client.Histogram({
+    name: 'spark_runner_submit_seconds',
+    help: 'Submit latency: POST /api/v1/jobs from the request to the durable answer (202, or the error), by outcome',
+    labelNames: ['outcome'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  // From zero, so the first submit is a change rate() sees.
+  for (const outcome of ['created', 'repeat', 'rejected']) submitSeconds.zero({ outcome });
   new client.Gauge({
     name: 'spark_runner_executions',
-    help: 'Executions in the store by state',
+    help: 'Executions in flight by state (PENDING, SUBMITTED, RUNNING); ended ones: spark_runner_executions_finished_total',
     labelNames: ['state'] as const,
     registers: [registry],
     async collect() {
-      const counts = await store.countByState();
-      for (const state of EXECUTION_STATES) this.set({ state }, counts[state] ?? 0);
+      const counts = await store.countActiveByState();
+      for (const state of EXECUTION_STATES.filter((s) => !isTerminal(s))) this.set({ state }, counts[state] ?? 0);
     },
   });
   const middleware: RequestHandler = (req, res, next) => {
@@ -56,5 +68,5 @@ export function createMetrics(store: ExecutionStore): ApiMetrics {
     });
     next();
   };
-  return { registry, submissions, middleware };
+  return { registry, submissions, submitSeconds, middleware };
 }

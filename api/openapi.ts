@@ -12,7 +12,10 @@ import { appRoutes, type RouteDeps } from './routes/index.js';
 import type { ReferenceSubmitBody } from './reference-body.js';
 import type { SubmitBody } from './routes/jobs.js';
 import type { ManifestJsonBody } from './routes/manifests.js';
+import type { McpMessage } from './routes/mcp.js';
 import type { ScheduleBackfill, ScheduleNote, ScheduleTrigger } from './routes/schedules.js';
+import type { CreateSessionBody } from './routes/sessions.js';
+import type { ResourcesPatch } from '../service/continuous.js';
 import * as wire from './wire.js';
 
 const toJson = (s: z.ZodType, io: 'input' | 'output') =>
@@ -58,6 +61,9 @@ export const REQUEST_BODY_SCHEMAS = requestBodySchemas() as {
   ScheduleNote: typeof ScheduleNote;
   ScheduleTrigger: typeof ScheduleTrigger;
   ScheduleBackfill: typeof ScheduleBackfill;
+  CreateSessionBody: typeof CreateSessionBody;
+  McpMessage: typeof McpMessage;
+  ResourcesPatch: typeof ResourcesPatch;
 };
 
 function responseSchema(schema: z.ZodType, used: Set<string>): object {
@@ -73,6 +79,7 @@ function responseSchema(schema: z.ZodType, used: Set<string>): object {
 }
 
 function response(status: number, spec: ResponseSpec, used: Set<string>): object {
+  if (spec === 'empty') return { description: 'no body' };
   if (spec === 'problem') {
     used.add('Problem');
     return { description: 'problem details', content: { 'application/problem+json': { schema: ref('Problem') } } };

@@ -4,10 +4,11 @@
  */
 import type { ErrorRequestHandler, Response } from 'express';
 import type { z } from 'zod';
-import { ManifestError } from '../dcp/manifest.js';
+import { ManifestError, ManifestLimitError } from '../dcp/manifest.js';
 import { BackendRejection } from '../gateway/backend.js';
 import { Conflict, Forbidden, NotFound, Unavailable } from '../service/errors.js';
 import { SubmitRejected } from '../service/submit.js';
+import { isPoolExhausted } from '../store/db.js';
 
 export interface FieldProblem {
   path: string;
@@ -22,6 +23,8 @@ export class HttpProblem extends Error {
     readonly title: string,
     readonly detail: string,
     readonly errors?: FieldProblem[],
+    /** Response headers the answer carries (e.g. Retry-After on a 503). */
+    readonly headers?: Record<string, string>,
   ) {
     super(detail);
   }
@@ -44,6 +47,7 @@ export function validationProblem(error: z.ZodError, prefix = ''): HttpProblem {
 }
 
 export function sendProblem(res: Response, problem: HttpProblem): void {
+  if (problem.headers) res.set(problem.headers);
   res.status(problem.status).type('application/problem+json').json({
     type: 'about:blank',
     title: problem.title,
@@ -74,12 +78,14 @@ export function manifestProblem(err: ManifestError): HttpProblem {
  * | error                                   | answer                                              |
  * |-----------------------------------------|-----------------------------------------------------|
  * | `SubmitRejected`                        | its 409 (idempotency conflict) or 422, with `field` |
- * | `BackendRejection`                      | 422 on `backend`                                    |
+ * | `BackendRejection`                      | 422 on its `field`, else on `backend`               |
  * | `NotFound` (incl. another team's thing) | 404                                                 |
  * | `Conflict` (e.g. Update refused: ended) | 409                                                 |
  * | `Forbidden`                             | 403                                                 |
  * | `Unavailable` (a worker does not answer)| 503                                                 |
  * | `ManifestError`                         | 400, each issue with its line and column            |
+ * | `ManifestLimitError` (aliases, depth...)| 422 naming the limit                                |
+ * | Postgres pool exhausted (wait timed out)| 503 with `Retry-After`                              |
  * | body too large / malformed JSON         | 413 / 400                                           |
  *
  * Anything else is a bug or an outage: undefined here, a bare 500 from the handler.
@@ -96,13 +102,22 @@ export function problemOf(err: unknown): HttpProblem | undefined {
     );
   }
   if (err instanceof BackendRejection) {
-    return new HttpProblem(422, 'Unprocessable request', err.message, [{ path: 'backend', message: err.message }]);
+    const path = err.field ?? 'backend';
+    return new HttpProblem(422, 'Unprocessable request', err.message, [{ path, message: err.message }]);
   }
   if (err instanceof NotFound) return new HttpProblem(404, 'Not found', err.message);
   if (err instanceof Conflict) return new HttpProblem(409, 'Conflict', err.message);
   if (err instanceof Forbidden) return new HttpProblem(403, 'Forbidden', err.message);
   if (err instanceof Unavailable) return new HttpProblem(503, 'Service unavailable', err.message);
   if (err instanceof ManifestError) return manifestProblem(err);
+  if (err instanceof ManifestLimitError) {
+    return new HttpProblem(422, 'Manifest over a limit', err.message, [{ path: '(body)', message: err.message }]);
+  }
+  if (isPoolExhausted(err)) {
+    return new HttpProblem(503, 'Service unavailable', 'every database connection is busy; retry shortly', undefined, {
+      'Retry-After': String(POOL_RETRY_AFTER_S),
+    });
+  }
   const e = err as { type?: string; status?: number; message?: string };
   if (e.type === 'entity.too.large') return new HttpProblem(413, 'Request body too large', e.message ?? '');
   if (e.type === 'entity.parse.failed') {
@@ -111,6 +126,9 @@ export function problemOf(err: unknown): HttpProblem | undefined {
   if (e.status && e.status >= 400 && e.status < 500) return new HttpProblem(e.status, 'Bad request', e.message ?? '');
   return undefined;
 }
+
+/** Seconds a client is told to wait when the database pool is exhausted. */
+export const POOL_RETRY_AFTER_S = 1;
 
 /** The last middleware: every known problem by `problemOf`, anything else as a bare 500. */
 export function problemHandler(log: (err: unknown) => void): ErrorRequestHandler {

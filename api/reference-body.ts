@@ -5,6 +5,9 @@
  */
 import { z } from 'zod';
 import type { JobSpecInput } from '../schema/job-spec.js';
+import { USER_NAME } from './auth.js';
+
+type CoreEtlJobSpecInput = Extract<JobSpecInput['application'], { type: 'coreEtl' }>['jobSpec'];
 
 const Size = z.union([z.string(), z.number()]);
 
@@ -12,7 +15,7 @@ export const ReferenceSubmitBody = z
   .object({
     name: z.string(),
     team: z.string().optional(),
-    user: z.string().optional(),
+    user: USER_NAME.optional(),
     idempotency_key: z.string().min(1).max(200).optional(),
     config: z
       .object({
@@ -55,6 +58,22 @@ export function isReferenceBody(body: unknown): boolean {
   return typeof body === 'object' && body !== null && 'config' in body;
 }
 
+/** Where a JobSpec field came from in the reference body, so errors name the field the client sent. */
+export function referencePath(jobSpecPath: string): string {
+  const renames: [string, string][] = [
+    ['application.jobSpec', 'config.core_etl.job_spec'],
+    ['engineVersion', 'config.spark_version'],
+    ['jobType', 'config.job_type'],
+    ['resources', 'config.resources'],
+    ['sparkConf', 'config.spark_conf'],
+    ['args', 'config.args'],
+  ];
+  for (const [from, to] of renames) {
+    if (jobSpecPath === from || jobSpecPath.startsWith(`${from}.`)) return to + jobSpecPath.slice(from.length);
+  }
+  return jobSpecPath;
+}
+
 /** Maps the reference body onto JobSpec fields; the JobSpec schema then validates the result. */
 export function fromReferenceBody(body: ReferenceSubmitBody, defaults: CoreEtlDefaults): JobSpecInput {
   const { config } = body;
@@ -67,7 +86,8 @@ export function fromReferenceBody(body: ReferenceSubmitBody, defaults: CoreEtlDe
       type: 'coreEtl',
       jarPath: etl.jar_path ?? defaults.jarTemplate.replaceAll('{version}', etl.version),
       mainClass: etl.main_class ?? defaults.mainClass,
-      jobSpec: etl.job_spec,
+      // Its shape is the JobSpec schema's to check (schema/core-etl.ts), with the others.
+      jobSpec: etl.job_spec as CoreEtlJobSpecInput,
     },
     args: config.args ?? [],
     sparkConf: config.spark_conf ?? {},

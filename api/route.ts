@@ -16,8 +16,8 @@ import { HttpProblem, validationProblem } from './problem.js';
 export const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 export type Method = (typeof METHODS)[number];
 
-/** A response body: JSON of a schema, text, or a problem+json error. */
-export type ResponseSpec = z.ZodType | { text: string } | 'problem';
+/** A response body: JSON of a schema, text, a problem+json error, or none at all (`empty`, e.g. a 202 ack). */
+export type ResponseSpec = z.ZodType | { text: string } | 'problem' | 'empty';
 
 export interface BodySpec<B extends z.ZodType> {
   /** Named JSON schemas (OpenAPI components); several are a oneOf, left to the handler to tell apart. */
@@ -95,6 +95,34 @@ function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, prefix: stri
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw validationProblem(parsed.error, prefix);
   return parsed.data;
+}
+
+/**
+ * The answer to a declared path asked with a method it does not take: 405 with `Allow` listing the methods it
+ * does (HEAD beside GET, which Express serves). Mount it after the routes; a path nobody declared falls through.
+ */
+export function methodNotAllowed(routes: readonly Route[]): RequestHandler {
+  const byPath = new Map<string, { pattern: RegExp; methods: Set<string> }>();
+  for (const route of routes) {
+    const entry = byPath.get(route.path) ?? {
+      pattern: new RegExp(`^${route.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{\w+\\?\}/g, '[^/]+')}/?$`),
+      methods: new Set<string>(),
+    };
+    entry.methods.add(route.method.toUpperCase());
+    if (route.method === 'get') entry.methods.add('HEAD');
+    byPath.set(route.path, entry);
+  }
+  return (req, _res, next) => {
+    const allowed = new Set<string>();
+    for (const { pattern, methods } of byPath.values()) {
+      if (pattern.test(req.path)) for (const m of methods) allowed.add(m);
+    }
+    if (allowed.size === 0 || allowed.has(req.method)) return next();
+    const allow = [...allowed].sort().join(', ');
+    throw new HttpProblem(405, 'Method not allowed', `${req.method} is not served here; use ${allow}`, undefined, {
+      Allow: allow,
+    });
+  };
 }
 
 /** Registers every route on the router: its body parsers, then validation of params, query and body, then the handler. */

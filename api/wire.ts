@@ -7,7 +7,9 @@
 import { z } from 'zod';
 import { PENDING_CODES, BACKENDS, EVENT_TYPES, EXECUTION_STATES, FAILURE_CLASSES, TRIGGERS } from '../schema/states.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
+import { SparkMetrics } from '../schema/metrics-summary.js';
 import type { ScheduleConfig } from '../dcp/schedule.js';
+import { SESSION_END_REASONS, SESSION_EVENT_TYPES, SESSION_STATES } from '../schema/session-states.js';
 
 const time = z.string().describe('ISO-8601 time');
 const jobId = z.string().describe('the job: <team>.<name>');
@@ -47,18 +49,33 @@ export const Execution = z.object({
   job_path: jobPath,
   team: z.string(),
   status: z.enum(EXECUTION_STATES),
+  trigger: z.enum(TRIGGERS).describe('how it was started'),
   attempts: z.number().int(),
   backend: z.enum(BACKENDS).nullable(),
   cluster: z.string().nullable(),
   vendor_run_id: z.string().nullable(),
+  spark_version: z.string().nullable().describe('the Spark version the current attempt runs on, once submitted'),
   submit_time: time,
   start_time: time.nullable(),
   end_time: time.nullable(),
-  spark_ui_url: z.string().nullable(),
-  logs_url: z.string(),
+  spark_ui_url: z
+    .string()
+    .nullable()
+    .describe('the live Spark UI while the attempt runs; its History Server page once it has ended (null without one)'),
+  logs_url: z.string().describe('absolute: the current attempt’s driver log, live and then archived'),
+  vendor_webui: z.string().nullable().describe("the vendor's page for the run (EMR: the console), else the Spark UI"),
+  vendor_logs_link: z
+    .string()
+    .nullable()
+    .describe("where the vendor keeps the run's logs (EMR: the S3 prefix), else the attempt's archived log"),
+  spark_app_id: z.string().nullable().describe("the current attempt's Spark application id"),
+  metrics: SparkMetrics.nullable().describe(
+    "the last ended attempt's Spark metrics, from its History Server (METRICS_SUMMARY's spark, schema version 1)",
+  ),
   error: z.object({ class: z.enum(FAILURE_CLASSES), message: z.string().nullable() }).nullable(),
   pending_reason: PendingReason.nullable().describe('why a PENDING execution is not at a backend yet'),
   resources: Resources,
+  workflow_id: z.string().describe('its Temporal workflow (exec-<execution_id>), for the Temporal UI'),
 });
 
 export const ExecutionPage = z.object({
@@ -92,6 +109,40 @@ export const Placement = z.object({
 });
 
 /** POST /api/v1/jobs?dryRun=true. */
+/** APS's decision for one submit (`sizing: recommend|auto`): in SUBMIT events (camelCase) and dry-runs (this). */
+export const Sizing = z.object({
+  mode: z.enum(['recommend', 'auto']),
+  applied: z.boolean().describe('true in auto: the run gets `resources`'),
+  requested: z.custom<NormalizedJobSpec['resources']>().describe("the spec's own resources"),
+  resources: z.custom<NormalizedJobSpec['resources']>().describe("APS's resources"),
+  changes: z.array(z.string()).describe('one line per changed field, with its reason'),
+  confidence: z.number().min(0).max(1),
+  samples: z.number().int().describe('finished executions APS read'),
+});
+
+const Advice = <T extends z.ZodType>(value: T) =>
+  z.object({ value, requested: value, reason: z.string().describe('the rule that decided it (runner/aps.ts)') });
+
+/**
+ * APS's recommendation for a job's next run (GET /api/v1/jobs/{id}/recommendation). A stable contract: the MCP
+ * server's `get_recommendation` returns it as is.
+ */
+export const Recommendation = z.object({
+  job_id: jobId,
+  job_path: jobPath,
+  sizing: z.enum(['manual', 'recommend', 'auto']).describe("the job's sizing mode"),
+  confidence: z.number().min(0).max(1).describe('min(1, measured successful runs / 10)'),
+  samples: z.number().int().describe('finished executions read (at most APS_HISTORY_LIMIT, within APS_HISTORY_DAYS)'),
+  measured: z.number().int().describe('of which succeeded with Spark metrics'),
+  driver_memory_mb: Advice(z.number().int()),
+  driver_cores: Advice(z.number().int()),
+  executor_memory_mb: Advice(z.number().int()),
+  executor_cores: Advice(z.number().int()),
+  executor_instances: Advice(z.number().int()),
+  dynamic_allocation: Advice(z.object({ min_executors: z.number().int(), max_executors: z.number().int() })).nullable(),
+  resources: z.custom<NormalizedJobSpec['resources']>().describe('the recommendation in the JobSpec shape (MiB)'),
+});
+
 export const DryRun = z.object({
   dry_run: z.literal(true),
   execution_id: z.uuid().describe("the submit's execution id when an Idempotency-Key is given"),
@@ -100,6 +151,7 @@ export const DryRun = z.object({
   placement: Placement.nullable(),
   pending_reason: PendingReason.nullable(),
   spec: Spec,
+  sizing: Sizing.nullable().describe("APS's decision; null in `sizing: manual`"),
   payload: z.unknown().describe('what the backend would be sent'),
 });
 
@@ -193,9 +245,21 @@ const JobPlan = z.object({
   action: z.enum(['create', 'update', 'unchanged']),
   changes: z.array(z.object({ field: z.string(), from: z.unknown(), to: z.unknown() })),
 });
-export const ManifestApplied = z.object({ dry_run: z.boolean(), changed: z.boolean(), jobs: z.array(JobPlan) });
+const PoolPlan = z.object({
+  pool: z.string().describe('<team>.<name>'),
+  team: z.string(),
+  action: z.enum(['create', 'update', 'unchanged']),
+  changes: z.array(z.object({ field: z.string(), from: z.unknown(), to: z.unknown() })),
+});
+export const ManifestApplied = z.object({
+  dry_run: z.boolean(),
+  changed: z.boolean(),
+  jobs: z.array(JobPlan),
+  pools: z.array(PoolPlan).optional().describe('the kind: SessionPool documents, when the manifest has any'),
+});
 export const ManifestDeleted = z.object({
   jobs: z.array(z.object({ jobPath, scheduleDeleted: z.boolean(), continuousStopped: z.boolean() })),
+  pools: z.array(z.object({ pool: z.string(), deleted: z.boolean() })).optional(),
 });
 
 /** A Temporal Schedule of a manifest job (legacy camelCase). */
@@ -231,6 +295,13 @@ export const ScheduleList = z.object({ items: z.array(ScheduleSummary) });
 export const ScheduleTriggered = z.object({ schedule_id: z.string(), triggered: z.literal(true) });
 export const BackfillAccepted = z.object({ schedule_id: z.string(), backfill: z.object({ start: time, end: time }) });
 
+/** GET /api/v1/me: who the bearer token belongs to. */
+export const Principal = z.object({
+  name: z.string(),
+  team: z.string().describe('the team of a member; * for an admin'),
+  role: z.enum(['member', 'admin']).describe('a member sees only its team; an admin sees every team'),
+});
+
 const Check = z.union([
   z.object({ status: z.literal('up') }),
   z.object({ status: z.literal('down'), error: z.string() }),
@@ -247,9 +318,56 @@ export type Event = z.infer<typeof Event>;
 export type EventList = z.infer<typeof EventList>;
 export type SubmitAccepted = z.infer<typeof SubmitAccepted>;
 export type DryRun = z.infer<typeof DryRun>;
+export type Recommendation = z.infer<typeof Recommendation>;
 export type CancelAccepted = z.infer<typeof CancelAccepted>;
 export type StreamingJob = z.infer<typeof StreamingJob>;
 export type ManifestJob = z.infer<typeof ManifestJob>;
 export type ManifestJobList = z.infer<typeof ManifestJobList>;
+export type ManifestApplied = z.infer<typeof ManifestApplied>;
 export type Job = z.infer<typeof Job>;
 export type Schedule = z.infer<typeof Schedule>;
+export type ScheduleList = z.infer<typeof ScheduleList>;
+export type Principal = z.infer<typeof Principal>;
+
+/** An interactive Spark Connect session (GET /api/v1/sessions/{id}, and each item of the list). */
+export const Session = z.object({
+  session_id: z.uuid(),
+  team: z.string(),
+  owner: z.string().nullable(),
+  state: z.enum(SESSION_STATES).describe('READY and IDLE accept RPCs; ENDED says why in ended_reason'),
+  spark_version: z.string(),
+  pool: z.string().nullable().describe('the warm pool it leased from or asked for; null: a cold start'),
+  idle_timeout_s: z.number().int(),
+  max_lifetime_s: z.number().int(),
+  created_at: time,
+  ready_at: time.nullable(),
+  expires_at: time.describe('the end of its maximum lifetime'),
+  last_activity_at: time.nullable().describe('the last RPC the proxy saw open'),
+  ended_at: time.nullable(),
+  ended_reason: z.enum(SESSION_END_REASONS).nullable(),
+  ended_message: z.string().nullable(),
+  workflow_id: z.string().describe('its Temporal workflow (session-<session_id>)'),
+});
+
+/** POST /api/v1/sessions: the session, and the only copy of its token, inside `connect_url`. */
+export const SessionCreated = Session.extend({
+  connect_url: z
+    .string()
+    .describe(
+      'sc://<host>:<port>/;token=<session token>;x-spark-runner-session=<id>: give it to SparkSession.builder.remote()',
+    ),
+});
+
+export const SessionList = z.object({ items: z.array(Session) });
+
+export const SessionEvent = z.object({
+  event_type: z.enum(SESSION_EVENT_TYPES),
+  timestamp: time,
+  payload: z.record(z.string(), z.unknown()),
+});
+export const SessionEventList = z.object({ items: z.array(SessionEvent) });
+
+export type Session = z.infer<typeof Session>;
+export type SessionCreated = z.infer<typeof SessionCreated>;
+export type SessionList = z.infer<typeof SessionList>;
+export type SessionEventList = z.infer<typeof SessionEventList>;

@@ -1,10 +1,13 @@
 /**
- * The benchmarks' stack: a throwaway Temporal dev server and Postgres (see provision/ephemeral.ts), a config
- * pointing at them, and a worker with the sim backend. Nothing here is timed.
+ * The benchmarks' stack: a throwaway Temporal server (the CLI's dev server, or with `temporal: 'real'` the Temporal
+ * server on Postgres) and Postgres (see provision/ephemeral.ts), a config pointing at them, and a worker with the
+ * sim backend. Nothing here is timed.
  */
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
+import type { WorkerInterceptors } from '@temporalio/worker';
 import pino from 'pino';
 import { loadConfig, type Config } from '../config/index.js';
+import { connectTemporal } from '../config/temporal.js';
 import { createSimBackend } from '../gateway/backends/sim/index.js';
 import { startEphemeralStack, type EphemeralStack } from '../provision/ephemeral.js';
 import { openDatabase, type Database } from '../store/db.js';
@@ -35,8 +38,26 @@ export interface BenchEnv {
   close(): Promise<void>;
 }
 
-export async function openBenchEnv(taskQueue: string, options: { worker?: boolean } = {}): Promise<BenchEnv> {
-  const stack = await startEphemeralStack(loadConfig(), (l) => console.log(`[bench] ${l}`));
+export interface BenchEnvOptions {
+  /** false: no worker (the API's own cost, with nothing executing the workflows). */
+  worker?: boolean;
+  /** Which Temporal server: the CLI's dev server (default) or the real server on Postgres. */
+  temporal?: 'dev' | 'real';
+  /** Activity interceptors for the worker (timings). */
+  interceptors?: Pick<WorkerInterceptors, 'activity'>;
+}
+
+/**
+ * The real server as a deployment runs it: without the test setting that makes every search-attribute read go to
+ * the database (provision/temporal-server.ts turns it on so new attributes are usable at once).
+ */
+const REAL_SERVER_DYNAMIC_CONFIG = { 'system.forceSearchAttributesCacheRefreshOnRead': false };
+
+export async function openBenchEnv(taskQueue: string, options: BenchEnvOptions = {}): Promise<BenchEnv> {
+  const stack = await startEphemeralStack(loadConfig(), (l) => console.log(`[bench] ${l}`), {
+    temporal: options.temporal ?? 'dev',
+    dynamicConfig: REAL_SERVER_DYNAMIC_CONFIG,
+  });
   const config = loadConfig({
     ...process.env,
     TEMPORAL_ADDRESS: stack.temporalAddress,
@@ -49,8 +70,13 @@ export async function openBenchEnv(taskQueue: string, options: { worker?: boolea
   const worker =
     options.worker === false
       ? undefined
-      : await startWorker({ config, extra: { sim }, logger: pino({ level: 'warn' }) });
-  const connection = await Connection.connect({ address: stack.temporalAddress });
+      : await startWorker({
+          config,
+          extra: { sim },
+          logger: pino({ level: 'warn' }),
+          ...(options.interceptors ? { interceptors: options.interceptors } : {}),
+        });
+  const connection = await connectTemporal(config);
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const database: Database = openDatabase(stack.databaseUrl, 20);
   const store = new ExecutionStore(database.db);

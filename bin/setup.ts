@@ -15,7 +15,7 @@ runMain('setup', async () => {
   const stack = await provision(config, log);
   await provisionDevCluster(config, stack.pgBin);
   log(`temporal: ${stack.temporal.version} (${stack.temporal.path})`);
-  log(`spark:    ${stack.spark.version} (${stack.spark.sparkHome})`);
+  for (const spark of stack.sparks) log(`spark:    ${spark.version} (${spark.sparkHome})`);
   log(`postgres: ${config.DATABASE_URL ? 'DATABASE_URL' : `private cluster, binaries in ${stack.pgBin}`}`);
   log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });

@@ -8,8 +8,8 @@ import { checkTemporal } from './runtime.js';
 runMain('watcher', async () => {
   const config = loadConfig(process.env, 'watcher');
   const logger = pino({ level: config.LOG_LEVEL });
-  const address = await checkTemporal(config);
-  const watcher = await startWatcher({ config, logger, address });
+  await checkTemporal(config, 'watcher');
+  const watcher = await startWatcher({ config, logger });
   logger.info(`watcher health on ${watcher.url}/healthz`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {

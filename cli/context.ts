@@ -1,4 +1,5 @@
 /** What a command may touch of the outside world; bin/spark-runner.ts passes the real process's. */
+import type { Readable } from 'node:stream';
 
 /** A place to write text: process.stdout/stderr, or a capture in tests. */
 export interface Output {
@@ -14,6 +15,8 @@ export interface CliContext {
   env: NodeJS.ProcessEnv;
   /** Relative job files and application paths resolve against this directory. */
   cwd: string;
+  /** MCP messages for `spark-runner mcp` (process.stdin); absent in tests that drive other commands. */
+  stdin?: Readable;
   stdout: Output;
   stderr: Output;
   /** Aborted on Ctrl-C: requests in flight stop, waits end. */

@@ -54,3 +54,15 @@ export function truncate(value: string, max: number): string {
 export function json(value: unknown): string {
   return JSON.stringify(value, null, 2) + '\n';
 }
+
+/** A byte count as `512 B`, `3.4 KiB`, `1.2 GiB`. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}

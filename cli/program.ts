@@ -4,13 +4,17 @@
  */
 import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerAdmin } from './commands/admin.js';
 import { registerApply } from './commands/apply.js';
 import { registerCancel } from './commands/cancel.js';
+import { registerCatalog } from './commands/catalog.js';
 import { registerEvents } from './commands/events.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerList } from './commands/list.js';
+import { registerMcp } from './commands/mcp.js';
 import { registerLogs } from './commands/logs.js';
 import { registerSchedules } from './commands/schedules.js';
+import { registerSession } from './commands/session.js';
 import type { Runtime } from './commands/shared.js';
 import { registerStatus } from './commands/status.js';
 import { registerStreaming } from './commands/streaming.js';
@@ -80,6 +84,10 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   registerSchedules(program, rt);
   registerJobs(program, rt);
   registerStreaming(program, rt);
+  registerSession(program, rt);
+  registerCatalog(program, rt);
+  registerAdmin(program, rt);
+  registerMcp(program, rt, version());
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -4,13 +4,27 @@
  *
  * Accepted under `spec`: the DCP fields (engine.version, resources.driver/executors, jobType, coreEtl,
  * orchestration.schedule/retryPolicy) and, alternatively or besides, the plain JobSpec fields (engineVersion,
- * application, args, sparkConf, backend, timeoutSeconds, labels, sim, retryPolicy). A file may hold several
+ * application, args, sparkConf, backend, timeoutSeconds, labels, sim, retryPolicy, sizing). A file may hold several
  * documents. Every error names the file, the line and column (1-based) and the field, and a file with any error
  * yields no jobs at all, so nothing is half-applied.
+ *
+ * Hostile text is bounded before anything is built from it (MANIFEST_LIMITS): at most 100 documents per file, 100
+ * aliases (counted in the text, and again as the yaml library expands them, which stops a "billion laughs"), and
+ * 64 levels of nesting. Beyond one, parsing stops with a ManifestLimitError naming the limit (a 422 over REST).
  */
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseAllDocuments,
+  type Document,
+  type Node,
+} from 'yaml';
 import { z } from 'zod';
-import { JobSpec, type NormalizedJobSpec } from '../schema/job-spec.js';
+import { JobSpec, parseMemoryMb, type NormalizedJobSpec } from '../schema/job-spec.js';
 import { parseScheduleExpression, ScheduleFields, type ScheduleConfig } from './schedule.js';
 
 export const API_VERSION = 'dcp.pedregal.doordash.com/v1';
@@ -66,6 +80,7 @@ const ManifestDoc = z
         labels: z.unknown().optional(),
         sim: z.unknown().optional(),
         retryPolicy: z.unknown().optional(),
+        sizing: z.unknown().optional(),
         orchestration: Orchestration.optional(),
       })
       .strict()
@@ -130,6 +145,48 @@ export class ManifestError extends Error {
   }
 }
 
+/** What one manifest file may hold; see the header. */
+export const MANIFEST_LIMITS = { documents: 100, aliases: 100, depth: 64 } as const;
+export type ManifestLimit = keyof typeof MANIFEST_LIMITS;
+
+/** A manifest over one of MANIFEST_LIMITS: nothing of it is applied. */
+export class ManifestLimitError extends Error {
+  override readonly name = 'ManifestLimitError';
+  constructor(
+    readonly limit: ManifestLimit,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const LIMIT_MESSAGES: Record<ManifestLimit, string> = {
+  documents: `a manifest may hold at most ${MANIFEST_LIMITS.documents} documents`,
+  aliases: `a manifest may use at most ${MANIFEST_LIMITS.aliases} YAML aliases (expanded)`,
+  depth: `a manifest may nest at most ${MANIFEST_LIMITS.depth} levels deep`,
+};
+const overLimit = (limit: ManifestLimit, found?: string) =>
+  new ManifestLimitError(limit, `${LIMIT_MESSAGES[limit]}${found ? `; ${found}` : ''}`);
+
+/** Counts a document's alias nodes and its deepest nesting, without recursion (the text may nest very deep). */
+function measure(doc: Document): { aliases: number; depth: number } {
+  let aliases = 0;
+  let depth = 0;
+  const stack: [unknown, number][] = [[doc.contents, 0]];
+  while (stack.length > 0) {
+    const [node, level] = stack.pop()!;
+    if (isAlias(node)) aliases += 1;
+    else if (isMap(node) || isSeq(node)) {
+      depth = Math.max(depth, level + 1);
+      for (const item of node.items as unknown[]) {
+        if (isPair(item)) stack.push([item.key, level + 1], [item.value, level + 1]);
+        else stack.push([item, level + 1]);
+      }
+    }
+  }
+  return { aliases, depth };
+}
+
 type Path = (string | number)[];
 interface RawIssue {
   path: Path;
@@ -178,7 +235,7 @@ function toJobSpecInput(doc: ManifestDoc): { input: Record<string, unknown>; map
       Object.entries({ driver, executor, dynamicAllocation }).filter(([, v]) => v !== undefined),
     );
   }
-  for (const key of ['args', 'sparkConf', 'backend', 'timeoutSeconds', 'labels', 'sim'] as const) {
+  for (const key of ['args', 'sparkConf', 'backend', 'timeoutSeconds', 'labels', 'sim', 'sizing'] as const) {
     if (spec[key] !== undefined) input[key] = spec[key];
   }
   const mapPath = (p: Path): Path => {
@@ -236,16 +293,97 @@ function locate(doc: Document, path: Path, atKey: boolean): Node | undefined {
 }
 
 /**
+ * A warm pool of Spark Connect servers for a team's interactive sessions (`kind: SessionPool`): its size, Spark
+ * version and what its sessions get. Applied, it keeps `size` servers warm; deleted, it drains.
+ */
+const PoolDoc = z
+  .object({
+    apiVersion: z.literal(API_VERSION),
+    kind: z.literal('SessionPool'),
+    metadata: z
+      .object({
+        name: DNS_LABEL,
+        team: DNS_LABEL,
+        namespace: z.string().min(1).optional(),
+        owner: z.string().optional(),
+      })
+      .strict(),
+    spec: z
+      .object({
+        size: z.number().int().min(0).max(100),
+        sparkVersion: z
+          .string()
+          .regex(/^\d+\.\d+$/, 'must look like "4.0"')
+          .default('4.0'),
+        idleTimeoutSeconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(7 * 86_400)
+          .optional(),
+        driverMemory: z
+          .union([z.string(), z.number()])
+          .transform((value, ctx) => {
+            const mb = parseMemoryMb(value);
+            if (mb === undefined) {
+              ctx.addIssue({ code: 'custom', message: `invalid memory size "${value}": use a size like "1g"` });
+              return z.NEVER;
+            }
+            return mb;
+          })
+          .optional(),
+        backend: z.enum(['auto', 'local', 'kubernetes']).default('auto'),
+      })
+      .strict(),
+  })
+  .strict();
+
+/** One warm pool a manifest declares; its pool name is `<team>.<name>`. */
+export interface ManifestPool {
+  source: { file: string; line: number };
+  team: string;
+  name: string;
+  pool: string;
+  size: number;
+  sparkVersion: string;
+  idleTimeoutS?: number;
+  driverMemoryMb?: number;
+  backend: 'auto' | 'local' | 'kubernetes';
+}
+
+/**
  * Parses a manifest file's text. Returns every job it declares, or throws ManifestError listing every problem
- * (syntax, shape, JobSpec rules, duplicate jobs) with file, line, column and field.
+ * (syntax, shape, JobSpec rules, duplicate jobs) with file, line, column and field. A file may also hold
+ * `kind: SessionPool` documents (see parseManifestFile); they are checked here too, and left out of the answer.
  */
 export function parseManifest(text: string, file = '<manifest>'): ManifestJob[] {
+  return parseManifestFile(text, file).jobs;
+}
+
+/** Every SparkJob and SessionPool of a manifest file, or ManifestError listing every problem, as parseManifest. */
+export function parseManifestFile(text: string, file = '<manifest>'): { jobs: ManifestJob[]; pools: ManifestPool[] } {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false });
+  let docs: ReturnType<typeof parseAllDocuments>;
+  try {
+    docs = parseAllDocuments(text, { lineCounter, prettyErrors: false });
+  } catch (err) {
+    // The composer recurses per level: text nested deep enough to exhaust the stack is over the depth limit.
+    if (err instanceof RangeError) throw overLimit('depth');
+    throw err;
+  }
   const issues: ManifestIssue[] = [];
   const jobs: ManifestJob[] = [];
+  const pools: ManifestPool[] = [];
   const pos = (offset: number) => lineCounter.linePos(offset);
   const list = Array.isArray(docs) ? docs : [];
+  if (list.length > MANIFEST_LIMITS.documents) throw overLimit('documents', `this one holds ${list.length}`);
+  let aliasCount = 0;
+  for (const doc of list) {
+    const size = measure(doc);
+    aliasCount += size.aliases;
+    if (aliasCount > MANIFEST_LIMITS.aliases) throw overLimit('aliases', `this one has more than ${aliasCount - 1}`);
+    if (size.depth > MANIFEST_LIMITS.depth) throw overLimit('depth', `this one nests ${size.depth} deep`);
+  }
   for (const doc of list) {
     if (doc.errors.length > 0) {
       for (const e of doc.errors) {
@@ -263,7 +401,43 @@ export function parseManifest(text: string, file = '<manifest>'): ManifestJob[] 
         issues.push({ file, line: at.line, column: at.col, field: r.path.join('.'), message: r.message });
       }
     };
-    const shape = ManifestDoc.safeParse(doc.toJS({ maxAliasCount: 100 }));
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: MANIFEST_LIMITS.aliases });
+    } catch (err) {
+      // yaml's own guard ("Excessive alias count ..."): few aliases in the text that expand exponentially.
+      if (err instanceof ReferenceError && /alias count/i.test(err.message)) throw overLimit('aliases');
+      // Any other alias error (an alias to no anchor) is the document's fault: reported like a syntax error.
+      if (!(err instanceof ReferenceError)) throw err;
+      issues.push({ file, line: docStart.line, column: docStart.col, field: '', message: err.message });
+      continue;
+    }
+    if ((value as { kind?: unknown } | null)?.kind === 'SessionPool') {
+      const pool = PoolDoc.safeParse(value);
+      if (!pool.success) {
+        report(rawIssues(pool.error));
+        continue;
+      }
+      const { metadata, spec } = pool.data;
+      const name = `${metadata.team}.${metadata.name}`;
+      if (pools.some((p) => p.pool === name)) {
+        report([{ path: ['metadata', 'name'], message: `pool ${name} is declared twice in this file` }]);
+        continue;
+      }
+      pools.push({
+        source: { file, line: docStart.line },
+        team: metadata.team,
+        name: metadata.name,
+        pool: name,
+        size: spec.size,
+        sparkVersion: spec.sparkVersion,
+        backend: spec.backend,
+        ...(spec.idleTimeoutSeconds !== undefined ? { idleTimeoutS: spec.idleTimeoutSeconds } : {}),
+        ...(spec.driverMemory !== undefined ? { driverMemoryMb: spec.driverMemory } : {}),
+      });
+      continue;
+    }
+    const shape = ManifestDoc.safeParse(value);
     if (!shape.success) {
       report(rawIssues(shape.error));
       continue;
@@ -292,7 +466,10 @@ export function parseManifest(text: string, file = '<manifest>'): ManifestJob[] 
     });
   }
   if (issues.length > 0) throw new ManifestError(issues);
-  if (jobs.length === 0)
-    throw new ManifestError([{ file, line: 1, column: 1, field: '', message: 'the file declares no SparkJob' }]);
-  return jobs;
+  if (jobs.length === 0 && pools.length === 0) {
+    throw new ManifestError([
+      { file, line: 1, column: 1, field: '', message: 'the file declares no SparkJob (or SessionPool)' },
+    ]);
+  }
+  return { jobs, pools };
 }

@@ -63,6 +63,10 @@ export interface VendorRun extends RunRef {
   sparkUiUrl?: string;
   /** Where the vendor keeps the run's logs (`vendor_logs_link`). */
   logsUrl?: string;
+  /** The full Spark version the run uses, where the backend knows it (recorded on the execution). */
+  sparkVersion?: string;
+  /** How a `coreEtl` job is run: the builtin runtime (the jar and main class kept, not used) or its jar. */
+  coreEtl?: { runtime: 'builtin' | 'jar'; jarPath: string; mainClass: string; note?: string };
 }
 
 export interface FailureInfo {
@@ -84,7 +88,12 @@ export interface RunStatus extends RunRef {
   /** ISO-8601 time the change was observed. */
   observedAt: string;
   failure?: FailureInfo;
+  /** The live Spark UI, while the run has one. */
   sparkUiUrl?: string;
+  /** The Spark application id once the driver has one: its event log and History Server page are named by it. */
+  appId?: string;
+  /** What the application reported about its work once it ended (the CoreETL runtime: rows read and written). */
+  result?: Record<string, unknown>;
 }
 
 export interface LogOptions {
@@ -92,17 +101,38 @@ export interface LogOptions {
   tail?: number;
 }
 
+/** Why a backend can never run a job as asked, with the field to blame (a 422 at submit). */
+export interface Unsupported {
+  field: string;
+  message: string;
+}
+
 /** The submitting side of a backend: it drives runs on the placement it is given. */
 export interface Backend {
   readonly name: BackendName;
+  /**
+   * What this backend cannot run, whatever the placement: a Spark version it lacks, a CoreETL runtime it cannot
+   * offer. The gateway asks before it places; undefined (or no method) means it can.
+   */
+  unsupported?(spec: NormalizedJobSpec): Unsupported | undefined;
   /** The payload submit would send, without sending it (for `?dryRun=true`). */
   describeSubmission(attempt: AttemptRequest, placement: Placement): unknown;
   submit(attempt: AttemptRequest, placement: Placement): Promise<VendorRun>;
   status(run: RunRef): Promise<RunStatus>;
+  /**
+   * True when a healthy watch forwards every status change of `run` as a signal, so the safety-net poll need not
+   * read it (no per-run reads while the watch is healthy). No method, or false: poll with status().
+   */
+  watched?(run: RunRef): Promise<boolean>;
   cancel(target: CancelTarget): Promise<void>;
   logs(run: RunRef, options?: LogOptions): Promise<string>;
   /** Streams log text as it is written, until the run ends or the signal aborts. */
   followLogs(run: RunRef, signal: AbortSignal): AsyncIterable<string>;
+  /**
+   * The whole driver log as it is now, as a byte stream that is never held whole (what the log archive reads
+   * when an attempt ends). A backend without it is archived from `logs()`.
+   */
+  openLog?(run: RunRef, signal?: AbortSignal): AsyncIterable<Uint8Array>;
 }
 
 /** The status-watching side of a backend: every status change of every run it manages. */
@@ -110,11 +140,20 @@ export interface StatusSource {
   readonly name: BackendName;
   /** Status changes until the signal aborts. */
   watch(signal: AbortSignal): AsyncIterable<RunStatus>;
+  /** One of its changes could not be delivered to its workflow (status-forwarder.ts): stop vouching for signals. */
+  undelivered?(status: RunStatus): void;
 }
 
 /** A permanent rejection by a backend or the gateway: retrying the same request cannot succeed. */
 export class BackendRejection extends Error {
   override readonly name = 'BackendRejection';
+  /** `field`: the JSON path of the culprit in the JobSpec, when it is not the backend choice itself. */
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
 }
 
 export function isFinalPhase(phase: RunPhase): boolean {

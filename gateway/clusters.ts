@@ -16,6 +16,9 @@
  *     region: us-west-2
  *     capacity: 50
  *     inCluster: true       # the service account of the pod Spark Runner runs in
+ *     eventLogDir: s3a://spark-events/local/            # optional: Spark event logs of its runs
+ *     historyServerUrl: https://shs.example.com         # optional: the History Server reading them
+ *     sparkUiUrlTemplate: https://spark.example.com/{namespace}/{appId}/   # optional: the live UI
  * emr:                    # optional: EMR on EKS as the fallback
  *   region: us-east-1
  *   virtualClusterId: abc123
@@ -59,6 +62,12 @@ export const ClusterConfigSchema = z
     inCluster: z.boolean().default(false),
     /** Prefix of team namespaces on this cluster (`<prefix><domain>`). */
     namespacePrefix: z.string().min(1).default('sjns-'),
+    /** Where runs on this cluster write their Spark event logs (`spark.eventLog.dir`, e.g. `s3a://bucket/events/`). */
+    eventLogDir: z.string().min(1).optional(),
+    /** The History Server reading `eventLogDir`: metrics at each attempt's end, and `spark_ui_url` afterwards. */
+    historyServerUrl: z.url().optional(),
+    /** The live Spark UI while a run goes, e.g. `https://spark.example.com/{namespace}/{appId}/`; unset: null. */
+    sparkUiUrlTemplate: z.string().min(1).optional(),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -14,7 +14,8 @@
  */
 import os from 'node:os';
 import type { Logger } from 'pino';
-import { dataPaths, type Config, type ProcessRole } from '../config/index.js';
+import { apiPublicUrl, dataPaths, localApplicationRoots, type Config, type ProcessRole } from '../config/index.js';
+import { createRunLinks, type RunLinks } from '../observability/links.js';
 
 export type { ProcessRole } from '../config/index.js';
 import type { BackendName } from '../schema/states.js';
@@ -24,10 +25,13 @@ import {
   createClusterClients,
   createKubernetesBackend,
   createKubernetesStatusSource,
+  createWatchHealth,
   type ClusterClients,
+  type KubernetesStatusSource,
   type LeaseElector,
 } from './backends/kubernetes/index.js';
 import { createEmrBackend, createEmrStatusSource } from './backends/emr/index.js';
+import { loadTeamSecrets } from './backends/local/core-etl.js';
 import { createLocalBackend, createLocalStatusSource } from './backends/local/index.js';
 import { emrConfigured, kubeConfigFor, loadGatewayConfig, type GatewayConfig } from './clusters.js';
 import { HealthMonitor } from './health.js';
@@ -36,6 +40,8 @@ import { SparkGateway } from './index.js';
 export interface SparkInstallation {
   sparkHome: string;
   python?: string;
+  /** Its full version; unset, it takes a job of any version (callers that never learnt it). */
+  version?: string;
 }
 
 export interface ComposeOptions {
@@ -44,8 +50,11 @@ export interface ComposeOptions {
   logger: Logger;
   /** Placements, recorded health and load; the watcher has none. */
   store?: ExecutionStore;
-  /** Spark for the local backend; absent when LOCAL_BACKEND_ENABLED=false (or in the watcher). */
-  spark?: SparkInstallation;
+  /**
+   * Spark for the local backend, or several (one per engine version, the primary first: findLocalSparks); absent
+   * when LOCAL_BACKEND_ENABLED=false (or in the watcher).
+   */
+  spark?: SparkInstallation | readonly SparkInstallation[];
   /** Extra backends built by the caller (tests add `sim`); one that can also watch is a status source too. */
   extra?: Partial<Record<BackendName, Backend & Partial<StatusSource>>>;
 }
@@ -62,6 +71,10 @@ export interface Composition {
   statusSources: StatusSource[];
   /** Per-cluster Lease electors, when this process watches with WATCH_LEASE_NAMESPACE set. */
   electors: ReadonlyMap<string, LeaseElector>;
+  /** Where each run's History Server and archived logs are (observability/links.ts). */
+  links: RunLinks;
+  /** The clusters' API clients (one rate limit per cluster), shared with the Spark Connect servers (connect/compose.ts). */
+  clients?: ClusterClients;
   stop(): Promise<void>;
 }
 
@@ -79,10 +92,17 @@ export async function composeGateway(options: ComposeOptions): Promise<Compositi
     clusters.length > 0
       ? createClusterClients(
           clusters.map((c) => ({ name: c.name, kubeConfig: kubeConfigFor(c) })),
-          { qps: config.K8S_QPS, burst: config.K8S_BURST },
+          { qps: config.K8S_QPS, burst: config.K8S_BURST, userAgent: `spark-runner-${role}` },
         )
       : undefined;
   const kubeLogger = logger.child({ backend: 'kubernetes' });
+  const perCluster = <K extends 'eventLogDir' | 'historyServerUrl' | 'sparkUiUrlTemplate'>(key: K) =>
+    Object.fromEntries(clusters.flatMap((c) => (c[key] ? [[c.name, c[key]]] : []))) as Record<string, string>;
+  const links = createRunLinks({
+    apiPublicUrl: apiPublicUrl(config),
+    ...(config.HISTORY_SERVER_URL ? { localHistoryServer: config.HISTORY_SERVER_URL } : {}),
+    clusterHistoryServers: perCluster('historyServerUrl'),
+  });
 
   const probes = role !== 'api' && clients !== undefined;
   const monitor = probes
@@ -99,10 +119,12 @@ export async function composeGateway(options: ComposeOptions): Promise<Compositi
 
   const statusSources: StatusSource[] = [];
   let electors: ReadonlyMap<string, LeaseElector> = new Map();
+  let ownWatch: KubernetesStatusSource | undefined;
   const watchesKubernetes = role === 'watcher' || (role === 'worker' && config.WORKER_WATCHES_KUBERNETES);
   if (clients && watchesKubernetes) {
     const source = createKubernetesStatusSource({
       clients,
+      uiUrlTemplates: perCluster('sparkUiUrlTemplate'),
       leaderElection: config.WATCH_LEASE_NAMESPACE
         ? {
             namespace: config.WATCH_LEASE_NAMESPACE,
@@ -115,16 +137,30 @@ export async function composeGateway(options: ComposeOptions): Promise<Compositi
     });
     electors = source.electors;
     statusSources.push(source);
+    if (!config.WATCH_LEASE_NAMESPACE) ownWatch = source;
   }
 
   let gateway: SparkGateway | undefined;
   if (role !== 'watcher') {
     const backends: Partial<Record<BackendName, Backend>> = {};
-    if (options.spark) {
+    const [primary, ...moreSparks] = options.spark === undefined ? [] : [options.spark].flat();
+    if (primary) {
       const local = {
-        sparkHome: options.spark.sparkHome,
-        pythonExecutable: options.spark.python,
+        sparkHome: primary.sparkHome,
+        pythonExecutable: primary.python,
+        sparkVersion: primary.version,
+        moreSparks,
+        offeredVersions: config.LOCAL_SPARK_VERSIONS,
+        applicationRoots: localApplicationRoots(config),
+        coreEtl: {
+          runtime: config.LOCAL_CORE_ETL_RUNTIME,
+          cacheDir: config.SPARK_RUNNER_CACHE,
+          catalog: config.ICEBERG_CATALOG,
+          warehouse: dataPaths(config).icebergWarehouse,
+          ...(config.CORE_ETL_SECRETS_FILE ? { secrets: loadTeamSecrets(config.CORE_ETL_SECRETS_FILE) } : {}),
+        },
         runsDir: dataPaths(config).runsDir,
+        eventLogDir: dataPaths(config).eventLogDir,
         master: config.LOCAL_SPARK_MASTER,
         watchIntervalMs: config.LOCAL_WATCH_INTERVAL_MS,
         logger: logger.child({ backend: 'local' }),
@@ -139,9 +175,19 @@ export async function composeGateway(options: ComposeOptions): Promise<Compositi
         images: Object.fromEntries(Object.keys(config.SPARK_VERSIONS).map((v) => [v, config.SPARK_IMAGE])),
         retention: {
           resourceRetainPolicy: config.K8S_RETAIN_POLICY,
+          resourceRetainDurationMillis: config.K8S_RETAIN_DURATION_MS,
           ttlAfterStopMillis: config.K8S_TTL_AFTER_STOP_MS,
         },
         statusTimeoutMs: config.K8S_STATUS_TIMEOUT_MS,
+        coreEtlRuntime: config.K8S_CORE_ETL_RUNTIME,
+        eventLogDirs: perCluster('eventLogDir'),
+        uiUrlTemplates: perCluster('sparkUiUrlTemplate'),
+        // Whether the safety-net poll may skip reading a run: this process's own watch, or the watcher's Lease.
+        watchHealth: createWatchHealth({
+          clients,
+          ...(ownWatch ? { local: ownWatch } : {}),
+          ...(config.WATCH_LEASE_NAMESPACE ? { leaseNamespace: config.WATCH_LEASE_NAMESPACE } : {}),
+        }),
         logger: kubeLogger,
       });
     }
@@ -190,8 +236,10 @@ export async function composeGateway(options: ComposeOptions): Promise<Compositi
     ...(gatewayConfig ? { gatewayConfig } : {}),
     ...(gateway ? { gateway } : {}),
     ...(monitor ? { monitor } : {}),
+    ...(clients ? { clients } : {}),
     statusSources,
     electors,
+    links,
     stop: async () => {
       await monitor?.stop();
     },

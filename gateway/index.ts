@@ -44,7 +44,16 @@ export class SparkGateway {
 
   constructor(private readonly options: SparkGatewayOptions) {
     this.backends = options.backends;
-    this.inventory = { ...options.inventory, backends: new Set(Object.keys(options.backends) as BackendName[]) };
+    const unsupported = Object.fromEntries(
+      Object.entries(options.backends).flatMap(([name, b]) =>
+        b.unsupported ? [[name, (spec: NormalizedJobSpec) => b.unsupported!(spec)]] : [],
+      ),
+    );
+    this.inventory = {
+      ...options.inventory,
+      backends: new Set(Object.keys(options.backends) as BackendName[]),
+      unsupported,
+    };
   }
 
   /** Backends this gateway can place on. */

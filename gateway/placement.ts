@@ -19,7 +19,7 @@
  */
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
 import type { BackendName } from '../schema/states.js';
-import { BackendRejection, type AttemptRequest, type Placement } from './backend.js';
+import { BackendRejection, type AttemptRequest, type Placement, type Unsupported } from './backend.js';
 import type { ClusterConfig, EmrConfig } from './clusters.js';
 import { chooseTarget, type RoutingInput } from './routing.js';
 
@@ -38,6 +38,8 @@ export interface Inventory {
   emr?: EmrConfig;
   /** `DEFAULT_BACKEND`: what `auto` means when set. */
   defaultBackend?: BackendName;
+  /** Each backend's own "cannot run this" (a Spark version it lacks, say): a rejection, not a wait. */
+  unsupported?: Partial<Record<BackendName, (spec: NormalizedJobSpec) => Unsupported | undefined>>;
 }
 
 /** The moment's view of the clusters, read when an attempt is placed. */
@@ -90,6 +92,9 @@ export function assertPlaceable(spec: NormalizedJobSpec, inventory: Inventory): 
     if (!inventory.kubernetes && !inventory.emr && !inventory.backends.has('local')) {
       throw new BackendRejection('no backend is configured here for backend "auto"');
     }
+    // Where `auto` goes first: the clusters when there are any, local Spark when nothing else is configured.
+    const first = inventory.kubernetes ? 'kubernetes' : inventory.emr ? undefined : 'local';
+    if (first) assertSupported(spec, inventory, first);
     return;
   }
   if (!inventory.backends.has(name)) {
@@ -99,6 +104,12 @@ export function assertPlaceable(spec: NormalizedJobSpec, inventory: Inventory): 
     const why = emrCannotTake(spec, inventory.emr!);
     if (why) throw new BackendRejection(why);
   }
+  assertSupported(spec, inventory, name);
+}
+
+function assertSupported(spec: NormalizedJobSpec, inventory: Inventory, name: BackendName): void {
+  const why = inventory.unsupported?.[name]?.(spec);
+  if (why) throw new BackendRejection(why.message, why.field);
 }
 
 /** The team's namespace on a cluster: `<namespacePrefix><domain>`, from configuration only. */

@@ -4,9 +4,13 @@
  * loopback only, on a free port, with trust auth (nothing but this machine can connect).
  *
  * Postgres refuses to run as root. When we are root (CI containers), the server runs as the `postgres` user
- * (or `nobody`) through spawn's uid/gid, and the data directory is handed to that user.
+ * (or `nobody`) through spawn's uid/gid, and the data directory is handed to that user. When that user cannot
+ * reach the data directory (a checkout under root's 0700 home, the usual case in containers), the cluster lives
+ * instead under RELOCATED_PG_ROOT, in a directory named after the one asked for (so the next start finds the same
+ * cluster), and `StartedPostgres.dataDir` says where (`npm run dev` logs it).
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -59,11 +63,35 @@ function runAs(): RunAs | undefined {
   throw new ProvisionError('running as root, and there is no postgres or nobody user to run Postgres as: create one');
 }
 
-/** Creates the cluster in `dataDir` unless it already exists. Idempotent. */
-export async function initCluster(binDir: string, dataDir: string): Promise<void> {
-  if (fs.existsSync(path.join(dataDir, 'PG_VERSION'))) return;
+/** Where clusters go when the server user cannot reach the data directory asked for (root only). */
+export const RELOCATED_PG_ROOT = '/var/lib/spark-runner';
+
+/**
+ * The directory the cluster for `dataDir` really lives in: `dataDir` itself, or, when we are root and the server
+ * user cannot enter one of its parents, `<relocatedRoot>/postgres-<name>-<hash of dataDir>`.
+ */
+export function clusterDir(dataDir: string, relocatedRoot = RELOCATED_PG_ROOT): string {
   const owner = runAs();
-  fs.mkdirSync(path.dirname(dataDir), { recursive: true });
+  const resolved = path.resolve(dataDir);
+  if (!owner || unreachableParent(resolved, owner) === undefined) return resolved;
+  const hash = createHash('sha256').update(resolved).digest('hex').slice(0, 12);
+  return path.join(relocatedRoot, `postgres-${path.basename(path.dirname(resolved))}-${hash}`);
+}
+
+/**
+ * Creates the cluster for `dataDir` unless it already exists, and returns the directory it is in (see
+ * clusterDir). Idempotent.
+ */
+export async function initCluster(
+  binDir: string,
+  requestedDir: string,
+  relocatedRoot = RELOCATED_PG_ROOT,
+): Promise<string> {
+  const dataDir = clusterDir(requestedDir, relocatedRoot);
+  if (fs.existsSync(path.join(dataDir, 'PG_VERSION'))) return dataDir;
+  const owner = runAs();
+  // The relocated root's parents are root's own and world-enterable (/var/lib), so the server user reaches it.
+  fs.mkdirSync(path.dirname(dataDir), { recursive: true, mode: 0o755 });
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   if (owner) {
     fs.chownSync(dataDir, owner.uid, owner.gid);
@@ -80,34 +108,50 @@ export async function initCluster(binDir: string, dataDir: string): Promise<void
     const detail = failureDetail(err);
     throw new ProvisionError(`initdb failed for ${dataDir} (${detail}): set DATABASE_URL to use an existing server`);
   }
+  return dataDir;
+}
+
+/** The first parent of `dir` the server user cannot enter, or undefined when it can reach `dir`. */
+function unreachableParent(dir: string, owner: RunAs): string | undefined {
+  for (let d = path.dirname(path.resolve(dir)); d !== path.dirname(d); d = path.dirname(d)) {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(d);
+    } catch {
+      continue; // not created yet: mkdir makes it root's, 0755
+    }
+    const canEnter = st.uid === owner.uid ? st.mode & 0o100 : st.gid === owner.gid ? st.mode & 0o010 : st.mode & 0o001;
+    if (!canEnter) return d;
+  }
+  return undefined;
 }
 
 /** The server user must be able to reach its data directory (e.g. a checkout under /root is not reachable). */
 function assertReachableBy(dir: string, owner: RunAs): void {
-  for (let d = path.dirname(path.resolve(dir)); d !== path.dirname(d); d = path.dirname(d)) {
-    const st = fs.statSync(d);
-    const canEnter = st.uid === owner.uid ? st.mode & 0o100 : st.gid === owner.gid ? st.mode & 0o010 : st.mode & 0o001;
-    if (!canEnter) {
-      throw new ProvisionError(
-        `Postgres runs as uid ${owner.uid} when started by root, but it cannot enter ${d}: move the checkout or SPARK_RUNNER_DATA elsewhere, or set DATABASE_URL`,
-      );
-    }
+  const d = unreachableParent(dir, owner);
+  if (d !== undefined) {
+    throw new ProvisionError(
+      `Postgres runs as uid ${owner.uid} when started by root, but it cannot enter ${d}: move SPARK_RUNNER_DATA elsewhere, or set DATABASE_URL`,
+    );
   }
 }
 
 export interface StartedPostgres {
   process: ManagedProcess;
   url: string;
+  /** Where the cluster's files are: the directory asked for, or its relocation (see clusterDir). */
+  dataDir: string;
 }
 
 /** Starts the cluster in the foreground as a child process and creates the database. */
 export async function startPostgres(
   binDir: string,
-  dataDir: string,
+  requestedDir: string,
   port: number,
   onLine?: StartOptions['onLine'],
+  relocatedRoot = RELOCATED_PG_ROOT,
 ): Promise<StartedPostgres> {
-  await initCluster(binDir, dataDir);
+  const dataDir = await initCluster(binDir, requestedDir, relocatedRoot);
   // A stale pid file from a killed run would stop the server from starting; postgres checks it is really stale.
   const owner = runAs();
   const args = ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-k', dataDir];
@@ -134,7 +178,7 @@ export async function startPostgres(
     await server.stop('SIGKILL');
     throw err;
   }
-  return { process: server, url };
+  return { process: server, url, dataDir };
 }
 
 async function createDatabaseIfMissing(adminUrl: string, name: string): Promise<void> {

@@ -11,7 +11,7 @@
  *
  * The server reads a config file this module writes (`temporal-server --config-file <file> start`), with every
  * service (frontend, history, matching, worker) in one process on loopback ports. Nothing creates a namespace on
- * SQL persistence: ensureNamespace() does, with the project's search attributes.
+ * SQL persistence: ensureNamespace() does, with the product's own set-up (service/temporal-setup.ts).
  */
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -19,17 +19,14 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Connection, isGrpcServiceError, type TLSConfig } from '@temporalio/client';
+import { Connection, type TLSConfig } from '@temporalio/client';
 import type { SearchAttributeType } from '@temporalio/common';
-// Exported by the SDK "for use in tests to register search attributes"; the same proto enum conversion.
-import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes.js';
-import { msToTs } from '@temporalio/common/lib/time.js';
 import YAML from 'yaml';
 import { failureDetail, ProvisionError } from './errors.js';
 import { buildFromWrapper, wrapperModuleDir, type GoBuild } from './go-build.js';
 import { withLock } from './lock.js';
 import { freePort, startProcess, waitFor } from './process.js';
-import { SEARCH_ATTRIBUTES } from '../schema/vocabulary.js';
+import { setupTemporal, type TemporalSetupResult } from '../service/temporal-setup.js';
 
 const run = promisify(execFile);
 
@@ -39,9 +36,8 @@ const SERVER_MODULE = 'go.temporal.io/server';
 const SQL_PLUGIN = 'postgres12';
 /** Small: one process serves every shard; the count is fixed for the life of the database. */
 const HISTORY_SHARDS = 4;
-/** grpc.health.v1 SERVING, and the gRPC status ALREADY_EXISTS (NamespaceAlreadyExists). */
+/** grpc.health.v1 SERVING. */
 const GRPC_HEALTH_SERVING = 1;
-const GRPC_ALREADY_EXISTS = 6;
 
 const BUILD_BASE = {
   version: TEMPORAL_SERVER_VERSION,
@@ -203,6 +199,18 @@ export interface TemporalPostgres {
   databases: { main: string; visibility: string };
 }
 
+/** The server's databases on the Postgres of a `postgres://` URL (its host, port, user and password). */
+export function temporalPostgresFrom(url: string, databases: TemporalPostgres['databases']): TemporalPostgres {
+  const u = new URL(url);
+  return {
+    host: u.hostname,
+    port: Number(u.port || 5432),
+    user: decodeURIComponent(u.username),
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    databases,
+  };
+}
+
 export interface SchemaSetupOptions extends TemporalPostgres {
   sqlTool: string;
   schemaDir: string;
@@ -265,6 +273,9 @@ export interface InternalPorts {
   matchingMembership: number;
   worker: number;
   workerMembership: number;
+  /** Used only with `authorization`. */
+  internalFrontend: number;
+  internalFrontendMembership: number;
 }
 
 export interface TemporalServerStartOptions {
@@ -276,6 +287,16 @@ export interface TemporalServerStartOptions {
   frontendPort?: number;
   internalPorts?: InternalPorts;
   tls?: FrontendTls;
+  /**
+   * Turn on the server's own JWT authorizer (`authorizer: default`, `claimMapper: default`): callers need a bearer
+   * token (an API key) signed by a key in the JWKS at `jwksUrl`, whose `permissions` claim holds `<namespace>:<role>`
+   * entries (`temporal-system:admin` for the cluster). Health checks and GetSystemInfo stay open. The server's own
+   * calls to a frontend (its worker service, the operator service's namespace lookups) carry no token, so they go to
+   * an `internal-frontend` service, as in a deployment with an authorizer.
+   */
+  authorization?: { jwksUrl: string };
+  /** Dynamic config keys over the defaults below (a benchmark turns the test-friendly cache settings off). */
+  dynamicConfig?: Record<string, unknown>;
   /** Server log level; default `warn` (errors that stop it are printed whatever the level). */
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Where output lines go; default discarded. The last ones are quoted when start-up fails either way. */
@@ -340,6 +361,8 @@ async function freePorts(): Promise<InternalPorts> {
     matchingMembership: await membership(),
     worker: await grpc(),
     workerMembership: await membership(),
+    internalFrontend: await grpc(),
+    internalFrontendMembership: await membership(),
   };
 }
 
@@ -354,7 +377,7 @@ const DYNAMIC_CONFIG: Record<string, unknown> = {
 
 /** The server config: one process, every service on loopback, SQL persistence on Postgres. */
 export function serverConfig(
-  options: Pick<TemporalServerStartOptions, 'postgres' | 'tls' | 'logLevel'>,
+  options: Pick<TemporalServerStartOptions, 'postgres' | 'tls' | 'logLevel' | 'authorization'>,
   frontendPort: number,
   ports: InternalPorts,
   dynamicConfigFile: string,
@@ -381,6 +404,14 @@ export function serverConfig(
   const global: Record<string, unknown> = {
     membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' },
   };
+  if (options.authorization) {
+    global.authorization = {
+      jwtKeyProvider: { keySourceURIs: [options.authorization.jwksUrl], refreshInterval: '1m' },
+      permissionsClaimName: 'permissions',
+      authorizer: 'default',
+      claimMapper: 'default',
+    };
+  }
   if (tls) {
     const workerCert = tls.systemWorker ?? { certFile: tls.certFile, keyFile: tls.keyFile };
     global.tls = {
@@ -396,6 +427,15 @@ export function serverConfig(
       systemWorker: { ...workerCert, client: { rootCaFiles: [tls.serverCaFile ?? tls.clientCaFile] } },
     };
   }
+  const services: Record<string, unknown> = {
+    frontend: rpc(frontendPort, ports.frontendMembership),
+    history: rpc(ports.history, ports.historyMembership),
+    matching: rpc(ports.matching, ports.matchingMembership),
+    worker: rpc(ports.worker, ports.workerMembership),
+  };
+  if (options.authorization) {
+    services['internal-frontend'] = rpc(ports.internalFrontend, ports.internalFrontendMembership);
+  }
   return {
     log: { stdout: true, level: options.logLevel ?? 'warn' },
     persistence: {
@@ -405,12 +445,7 @@ export function serverConfig(
       datastores: { default: store(postgres.databases.main, 8), visibility: store(postgres.databases.visibility, 2) },
     },
     global,
-    services: {
-      frontend: rpc(frontendPort, ports.frontendMembership),
-      history: rpc(ports.history, ports.historyMembership),
-      matching: rpc(ports.matching, ports.matchingMembership),
-      worker: rpc(ports.worker, ports.workerMembership),
-    },
+    services,
     clusterMetadata: {
       enableGlobalNamespace: false,
       failoverVersionIncrement: 10,
@@ -423,7 +458,8 @@ export function serverConfig(
     dcRedirectionPolicy: { policy: 'noop' },
     archival: { history: { state: 'disabled' }, visibility: { state: 'disabled' } },
     namespaceDefaults: { archival: { history: { state: 'disabled' }, visibility: { state: 'disabled' } } },
-    publicClient: { hostPort: frontendAddress },
+    // With an internal-frontend, the server finds it through membership; a hostPort would bypass it.
+    ...(options.authorization ? {} : { publicClient: { hostPort: frontendAddress } }),
     dynamicConfigClient: { filepath: dynamicConfigFile, pollInterval: '10s' },
   };
 }
@@ -478,7 +514,9 @@ export async function startTemporalServer(options: TemporalServerStartOptions): 
   const internalPorts = options.internalPorts ?? (await freePorts());
   const dynamicConfigFile = path.join(dir, 'dynamicconfig.yaml');
   const configFile = path.join(dir, 'config.yaml');
-  const dynamic = Object.fromEntries(Object.entries(DYNAMIC_CONFIG).map(([k, value]) => [k, [{ value }]]));
+  const dynamic = Object.fromEntries(
+    Object.entries({ ...DYNAMIC_CONFIG, ...options.dynamicConfig }).map(([k, value]) => [k, [{ value }]]),
+  );
   fs.writeFileSync(dynamicConfigFile, YAML.stringify(dynamic));
   const config = serverConfig(options, frontendPort, internalPorts, dynamicConfigFile);
   // It holds the database password.
@@ -488,7 +526,16 @@ export async function startTemporalServer(options: TemporalServerStartOptions): 
   const child = startProcess(
     'temporal-server',
     options.server,
-    ['--config-file', configFile, '--allow-no-auth', 'start'],
+    [
+      '--config-file',
+      configFile,
+      '--allow-no-auth',
+      'start',
+      // The default services are the four without the internal-frontend.
+      ...(options.authorization
+        ? ['frontend', 'internal-frontend', 'history', 'matching', 'worker'].flatMap((s) => ['--service', s])
+        : []),
+    ],
     {
       cwd: dir,
       stopSignal: 'SIGTERM',
@@ -534,52 +581,34 @@ export interface NamespaceOptions {
   searchAttributes?: ReadonlyArray<{ name: string; type: SearchAttributeType }>;
   /** How long to wait for the new search attributes to be usable; default 30 s. */
   timeoutMs?: number;
+  /** A bearer token for a server with an authorizer (`authorization` above). */
+  apiKey?: string;
 }
 
 /**
- * Registers `namespace` (already registered is fine) and adds the search attributes (existing ones are kept),
- * then waits until a visibility query over them is accepted, which means workflows can be started with them.
+ * Registers `namespace` and its search attributes, with the product's own set-up (service/temporal-setup.ts, what
+ * `spark-runner admin temporal-setup` runs), and waits until workflows can be started with them.
  */
 export async function ensureNamespace(
   address: string,
   namespace: string,
-  tls?: TLSConfig,
+  tls?: TLSConfig | false,
   options: NamespaceOptions = {},
-): Promise<void> {
-  const connection = await Connection.connect({ address, tls });
+): Promise<TemporalSetupResult> {
+  const connection = await Connection.connect({
+    address,
+    tls: tls ?? false,
+    ...(options.apiKey ? { apiKey: options.apiKey } : {}),
+  });
   try {
-    try {
-      await connection.workflowService.registerNamespace({
-        namespace,
-        workflowExecutionRetentionPeriod: msToTs(`${options.retentionDays ?? 1} days`),
-      });
-    } catch (err) {
-      if (!(isGrpcServiceError(err) && (err.code as number) === GRPC_ALREADY_EXISTS)) throw err;
-    }
-    const attributes = options.searchAttributes ?? SEARCH_ATTRIBUTES;
-    const searchAttributes = Object.fromEntries(
-      attributes.map(({ name, type }) => [name, encodeSearchAttributeIndexedValueType(type)!]),
+    return await setupTemporal(
+      { connection, address, namespace },
+      {
+        retentionDays: options.retentionDays ?? 1,
+        timeoutMs: options.timeoutMs ?? 30_000,
+        ...(options.searchAttributes ? { searchAttributes: options.searchAttributes } : {}),
+      },
     );
-    const names = Object.keys(searchAttributes);
-    if (names.length === 0) return;
-    // The namespace may take a moment to reach every frontend cache: retry what depends on it.
-    // Backquoted: the SQL visibility parser reads a bare `Trigger` as the keyword TRIGGER.
-    const query = names.map((n) => `\`${n}\` = 'x'`).join(' AND ');
-    const deadline = Date.now() + (options.timeoutMs ?? 30_000);
-    for (;;) {
-      try {
-        await connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
-        await connection.workflowService.countWorkflowExecutions({ namespace, query });
-        return;
-      } catch (err) {
-        if (Date.now() > deadline) {
-          throw new Error(
-            `namespace ${namespace} on ${address} did not accept the search attributes ${names.join(', ')}: ${(err as Error).message}`,
-          );
-        }
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
   } finally {
     await connection.close();
   }

@@ -31,7 +31,7 @@
  * | 7  | EXECUTOR_LOST  | yes     | `ExecutorLostFailure`, `Executor heartbeat timed out`, `Lost executor N`,    |
  * |    |                |         | `Remote RPC client disassociated`, `The executor with id N exited`           |
  * | 8  | INFRA          | yes     | reason `VANISHED` / `NO_STATUS` / `INTERNAL_ERROR` / `CLUSTER_UNAVAILABLE` / |
- * |    |                |         | `BACKEND_ERROR`, the operator's "Driver removed" and "Cannot process         |
+ * |    |                |         | `BACKEND_ERROR` / `STOPPED_ON_SHUTDOWN`, the operator's "Driver removed" and "Cannot process         |
  * |    |                |         | application status", image pull failures, API-server and object-store       |
  * |    |                |         | throttling/unavailability, driver exit 137/143 with no OOMKilled reason      |
  * | 9  | USER_ERROR     | no      | a Python `Traceback`, `Exception in thread "main"`, exit code 1 with an      |
@@ -115,6 +115,15 @@ export function classifyFailure(info: FailureInfo): Classification {
     };
   }
   return { failureClass: 'UNKNOWN', retriable: false, summary: describe('UNKNOWN', unknownEvidence(signals)) };
+}
+
+/** The row of the table above that classifies `info` (1–9), or 10 when none matched: for tests and diagnostics. */
+export function matchedRule(info: FailureInfo): { row: number; failureClass: FailureClass } {
+  const signals = toSignals(info);
+  const index = RULES.findIndex((rule) => rule.match(signals) !== undefined);
+  return index < 0
+    ? { row: 10, failureClass: 'UNKNOWN' }
+    : { row: index + 1, failureClass: RULES[index]!.failureClass };
 }
 
 interface Signals {
@@ -307,7 +316,7 @@ const EXECUTOR_LOST: Matcher = firstOf(
 );
 
 const INFRA: Matcher = firstOf(
-  reasonIs('VANISHED', 'NO_STATUS', 'INTERNAL_ERROR', 'CLUSTER_UNAVAILABLE', 'BACKEND_ERROR'),
+  reasonIs('VANISHED', 'NO_STATUS', 'INTERNAL_ERROR', 'CLUSTER_UNAVAILABLE', 'BACKEND_ERROR', 'STOPPED_ON_SHUTDOWN'),
   grep(/Driver removed\./),
   grep(/Cannot process application status/),
   grep(/ImagePullBackOff|ErrImagePull/),

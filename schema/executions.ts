@@ -1,6 +1,7 @@
 import { index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { executionStateEnum } from './enums.js';
 import type { NormalizedJobSpec } from './job-spec.js';
+import type { SparkMetrics } from './metrics-summary.js';
 import type { BackendName, FailureClass, PendingReason, Trigger } from './states.js';
 
 /**
@@ -24,6 +25,14 @@ export const executions = pgTable(
     vendorRunId: text('vendor_run_id'),
     vendorWebui: text('vendor_webui'),
     vendorLogsLink: text('vendor_logs_link'),
+    /** The full Spark version the current attempt runs on, as its backend reported it at submit. */
+    sparkVersion: text('spark_version'),
+    /** The Spark UI: the live one while the attempt runs, its History Server page once it has ended (or null). */
+    sparkUiUrl: text('spark_ui_url'),
+    /** The current attempt's Spark application id (its event log and History Server page). */
+    sparkAppId: text('spark_app_id'),
+    /** The last attempt's Spark metrics (METRICS_SUMMARY's `spark`, schema/metrics-summary.ts). */
+    metrics: jsonb('metrics').$type<SparkMetrics>(),
     spec: jsonb('spec').$type<NormalizedJobSpec>().notNull(),
     /** Resources of the current attempt; an OOM retry raises them. */
     resources: jsonb('resources').$type<NormalizedJobSpec['resources']>().notNull(),

@@ -6,6 +6,7 @@
  * job escape its tenancy: service account, pod template files, namespace and authentication settings.
  */
 import { z } from 'zod';
+import { CoreEtlJobSpec } from './core-etl.js';
 import { BACKENDS } from './states.js';
 
 /** Parses Spark/Kubernetes style sizes ("512m", "4g", "4G", "2Gi", "1t", or a bare number of MiB) into MiB. */
@@ -82,9 +83,10 @@ export const Application = z.discriminatedUnion('type', [
   z
     .object({
       type: z.literal('coreEtl'),
+      /** The CoreETL jar and its main class: run by the `jar` runtime, kept but unused by `builtin`. */
       jarPath: z.string().min(1),
       mainClass: z.string().min(1),
-      jobSpec: z.record(z.string(), z.unknown()),
+      jobSpec: CoreEtlJobSpec,
     })
     .strict(),
 ]);
@@ -102,6 +104,28 @@ export const FORBIDDEN_SPARK_CONF: readonly { pattern: RegExp; reason: string }[
   { pattern: /^spark\.master$/i, reason: 'the Spark Gateway chooses the master' },
   { pattern: /^spark\.kubernetes\.(context|driver\.master)$/i, reason: 'the Spark Gateway chooses the cluster' },
   { pattern: /^spark\.kubernetes\.(driver|executor)\.volumes\.hostPath\./i, reason: 'host paths are not allowed' },
+  // What the gateway builds into every SparkApplication (gateway/backends/kubernetes/build.ts), by key.
+  {
+    pattern: /^spark\.kubernetes\.((driver|executor)\.)?container\.image$/i,
+    reason: 'the image follows engineVersion',
+  },
+  {
+    pattern: /^spark\.kubernetes\.container\.image\.pullSecrets$/i,
+    reason: 'registry credentials are set by the platform',
+  },
+  {
+    pattern: /^spark\.kubernetes\.(driver\.pod\.name|executor\.podNamePrefix)$/i,
+    reason: 'pod names are derived from the execution and attempt',
+  },
+  {
+    pattern: /^spark\.kubernetes\.(driver|executor)\.label\.([^/]*\.)?(spark-runner\.io|kubernetes\.io|k8s\.io)\//i,
+    reason: "the platform's and Kubernetes' label prefixes are reserved",
+  },
+  {
+    pattern: /^spark\.kubernetes\.(driver|executor)\.(secrets|secretKeyRef)\./i,
+    reason: "a job may not mount the namespace's secrets",
+  },
+  { pattern: /^spark\.kubernetes\.submission\./i, reason: 'the Spark Gateway submits the application' },
   // Sizing lives in `resources`, where auto-retry can raise it after an OOM; a sparkConf copy would override it.
   {
     pattern: /^spark\.(driver|executor)\.(memory|cores)$|^spark\.executor\.instances$/i,
@@ -147,6 +171,48 @@ export const SimScript = z
   })
   .strict();
 
+/**
+ * Kubernetes label syntax (labels reach the SparkApplication and its pods): a key is an optional DNS-subdomain
+ * prefix and `/`, then a name of at most 63 of `[A-Za-z0-9-_.]` with alphanumeric ends; a value is empty or the
+ * same as a name. Prefixes the platform or Kubernetes own are refused, so a job cannot pose as another's.
+ */
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_PREFIX = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const RESERVED_LABEL_PREFIX = /(^|\.)(spark-runner\.io|kubernetes\.io|k8s\.io)$/;
+export const MAX_LABELS = 64;
+
+/** Why `key` is not a usable label key, or undefined when it is. */
+export function labelKeyProblem(key: string): string | undefined {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  const name = slash >= 0 ? key.slice(slash + 1) : key;
+  if (!LABEL_NAME.test(name)) {
+    return 'its name must be at most 63 characters of letters, digits, "-", "_" and ".", starting and ending alphanumeric';
+  }
+  if (prefix !== undefined) {
+    if (prefix.length > 253 || !LABEL_PREFIX.test(prefix)) return 'its prefix must be a lowercase DNS subdomain';
+    if (RESERVED_LABEL_PREFIX.test(prefix)) return `the prefix "${prefix}/" is reserved for the platform`;
+  }
+  return undefined;
+}
+
+export const Labels = z.record(z.string(), z.string()).superRefine((labels, ctx) => {
+  const keys = Object.keys(labels);
+  if (keys.length > MAX_LABELS) ctx.addIssue({ code: 'custom', message: `at most ${MAX_LABELS} labels` });
+  for (const key of keys) {
+    const problem = labelKeyProblem(key);
+    if (problem) ctx.addIssue({ code: 'custom', path: [key], message: `label key ${JSON.stringify(key)}: ${problem}` });
+    const value = labels[key]!;
+    if (value !== '' && !LABEL_NAME.test(value)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        message: `label value ${JSON.stringify(value)}: at most 63 characters of letters, digits, "-", "_" and ".", starting and ending alphanumeric`,
+      });
+    }
+  }
+});
+
 export const RetryPolicy = z
   .object({
     /** Attempts in all, counting the first. 1 means no auto-retry. */
@@ -173,8 +239,13 @@ export const JobSpec = z
     retryPolicy: RetryPolicy.prefault({}),
     /** Wall-clock limit for the whole execution, across attempts. */
     timeoutSeconds: z.number().int().min(1).optional(),
-    labels: z.record(z.string(), z.string()).default({}),
+    labels: Labels.default({}),
     sim: SimScript.optional(),
+    /**
+     * APS sizing (runner/aps.ts): `manual` (the default, also when absent) runs the spec's resources as written,
+     * `recommend` records APS's recommendation in each SUBMIT event, `auto` runs with it.
+     */
+    sizing: z.enum(['manual', 'recommend', 'auto']).optional(),
   })
   .strict();
 

@@ -11,6 +11,9 @@
  * | continuous-job loop  | `continuous-<team>.<name>`                    | `continuous-data-infra.clicks-stream`         |
  * | Temporal Schedule    | `sched-<team>.<name>`                         | `sched-data-infra.hourly-pi`                  |
  * | reaper               | `reap-<executionId>-<attempt>`                | `reap-3f2a9c1d-…-1`                           |
+ * | retention sweep      | `retention-<task queue>` (schedule and runs)  | `retention-spark-runner`                      |
+ * | Connect session      | `session-<sessionId>`                         | `session-7c1e0b2a-…`                          |
+ * | warm pool            | `pool-<pool>` (`default` or `<team>.<name>`)  | `pool-data-infra.notebooks`                   |
  *
  * Team and job names are DNS labels, which never hold a dot or a slash, so every form above is reversible.
  */
@@ -110,6 +113,37 @@ export function scheduledRunWorkflowIdPrefix(jobPath: string): string {
 /** The workflow id of the reaper of one attempt. */
 export function reapWorkflowId(executionId: string, attempt: number): string {
   return `reap-${executionId}-${attempt}`;
+}
+
+const SESSION = 'session-';
+const POOL = 'pool-';
+
+/** The workflow id of an interactive Spark Connect session: `session-<sessionId>`. */
+export function sessionWorkflowId(sessionId: string): string {
+  return `${SESSION}${sessionId}`;
+}
+
+/** The session id of a session workflow id, or undefined when `workflowId` is not one. */
+export function sessionIdOfWorkflowId(workflowId: string): string | undefined {
+  return workflowId.startsWith(SESSION) ? workflowId.slice(SESSION.length) : undefined;
+}
+
+/** The name of a team's warm pool: `<team>.<name>` (the default pool is plain `default`). */
+export function teamPoolName(team: string, name: string): string {
+  return `${team}.${name}`;
+}
+
+/** The workflow id of a warm pool: `pool-<pool>`. */
+export function poolWorkflowId(pool: string): string {
+  return `${POOL}${pool}`;
+}
+
+/**
+ * The id of the retention sweep's Temporal Schedule (service/retention.ts), one per task queue; its runs are
+ * named `<id>-<RFC 3339 time>` by Temporal.
+ */
+export function retentionScheduleId(taskQueue: string): string {
+  return `retention-${taskQueue}`;
 }
 
 export const SA_TEAM = defineSearchAttributeKey('Team', SearchAttributeType.KEYWORD);

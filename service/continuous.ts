@@ -9,7 +9,11 @@ import {
   type Client,
 } from '@temporalio/client';
 import type { Config } from '../config/index.js';
-import type { NormalizedJobSpec } from '../schema/job-spec.js';
+import { z } from 'zod';
+import { Resources, type NormalizedJobSpec } from '../schema/job-spec.js';
+import type { ExecutionStore } from '../store/executions.js';
+import type { SizingConfig } from './sizing.js';
+import { assertWithinCaps, SubmitRejected } from './submit.js';
 import {
   CONTINUOUS_JOB_WORKFLOW,
   continuousStateQuery,
@@ -105,5 +109,81 @@ export async function controlContinuousJob(
       throw new Conflict(`streaming job "${continuousWorkflowId(jobPath)}" has ended; apply it again`);
     throw err;
   }
+  return (await continuousState(deps, jobPath))!;
+}
+
+/** A resize: any of the resources, in the JobSpec's own input shape ("2g", cores, instances). */
+export const ResourcesPatch = z
+  .object({
+    driver: z
+      .object({ cores: z.number().optional(), memory: z.union([z.string(), z.number()]).optional() })
+      .strict()
+      .optional(),
+    executor: z
+      .object({
+        cores: z.number().optional(),
+        memory: z.union([z.string(), z.number()]).optional(),
+        instances: z.number().optional(),
+      })
+      .strict()
+      .optional(),
+    dynamicAllocation: z.unknown().optional(),
+  })
+  .strict()
+  .refine((p) => p.driver !== undefined || p.executor !== undefined || p.dynamicAllocation !== undefined, {
+    message: 'name at least one of driver, executor, dynamicAllocation',
+  })
+  // The refinement as the OpenAPI document can say it (an empty patch is refused).
+  .meta({ minProperties: 1 });
+export type ResourcesPatch = z.infer<typeof ResourcesPatch>;
+
+/**
+ * DCR by controlled restart: gives a streaming job new resources. The loop stops the current run (cancel Update:
+ * the Spark process is gone when it returns), then starts the new spec version on the same checkpoint, so no
+ * input is lost or processed twice. The jobs row records the new spec, so a manifest re-apply shows the change.
+ * `NotFound` without a loop; a batch job or resources over the team's caps are a 422 naming the field.
+ */
+export async function resizeContinuousJob(
+  deps: ContinuousDeps & { store: Pick<ExecutionStore, 'getJob' | 'upsertJob'>; config: Partial<SizingConfig> },
+  jobPath: string,
+  patch: ResourcesPatch,
+): Promise<ContinuousState> {
+  const job = await deps.store.getJob(jobPath);
+  if (!job || job.spec.jobType !== 'streaming' || !(await continuousState(deps, jobPath))) {
+    throw new NotFound(`no streaming job "${continuousWorkflowId(jobPath)}"`);
+  }
+  const current = job.spec.resources;
+  const merged = Resources.safeParse({
+    driver: { cores: current.driver.cores, memory: current.driver.memoryMb, ...patch.driver },
+    executor: {
+      cores: current.executor.cores,
+      memory: current.executor.memoryMb,
+      instances: current.executor.instances,
+      ...patch.executor,
+    },
+    ...(patch.dynamicAllocation !== undefined
+      ? { dynamicAllocation: patch.dynamicAllocation }
+      : current.dynamicAllocation
+        ? { dynamicAllocation: current.dynamicAllocation }
+        : {}),
+  });
+  if (!merged.success) {
+    const issue = merged.error.issues[0]!;
+    const field = ['resources', ...issue.path.map(String)].join('.');
+    throw new SubmitRejected(`${field}: ${issue.message}`, 422, field);
+  }
+  const spec: NormalizedJobSpec = { ...job.spec, resources: merged.data };
+  assertWithinCaps(deps.config, job.team, spec);
+  try {
+    await deps.client.workflow
+      .getHandle(continuousWorkflowId(jobPath))
+      .executeUpdate(updateSpecUpdate, { args: [{ spec }] });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) throw new Conflict(err.cause?.message ?? err.message);
+    if (err instanceof WorkflowNotFoundError)
+      throw new Conflict(`streaming job "${continuousWorkflowId(jobPath)}" has ended; apply it again`);
+    throw err;
+  }
+  await deps.store.upsertJob({ jobPath, team: job.team, name: job.name, owner: job.owner ?? undefined, spec });
   return (await continuousState(deps, jobPath))!;
 }

@@ -8,7 +8,7 @@
  * Everything is checked (team access, engine versions) before the first write, so a rejected manifest changes
  * nothing.
  */
-import type { ManifestJob } from '../dcp/manifest.js';
+import type { ManifestJob, ManifestPool } from '../dcp/manifest.js';
 import { Forbidden } from './errors.js';
 import type { ScheduleConfig } from '../dcp/schedule.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
@@ -25,6 +25,7 @@ import {
 import { assertAcceptable, SubmitRejected, type SubmitDeps } from './submit.js';
 import { continuousState, deployContinuousJob, removeContinuousJob } from './continuous.js';
 import type { ContinuousState } from '../workflows/continuous-definitions.js';
+import { applyPool, assertSessionVersion, deletePool, type SessionDeps } from './sessions.js';
 
 export type ManifestDeps = ScheduleDeps & {
   config: ScheduleDeps['config'] & SubmitDeps['config'];
@@ -111,7 +112,7 @@ async function planOne(deps: ManifestDeps, job: ManifestJob): Promise<JobPlan> {
 function preflight(deps: ManifestDeps, actor: Actor, jobs: ManifestJob[]): void {
   for (const job of jobs) {
     assertAllowed(actor, job.team);
-    assertAcceptable(deps, job.spec);
+    assertAcceptable(deps, job.spec, job.team);
   }
 }
 
@@ -259,3 +260,84 @@ export async function listJobViews(deps: ManifestDeps, actor: Actor, jobPaths: s
 }
 
 export { SubmitRejected };
+
+// ── SessionPool documents ───────────────────────────────────────────────────────────────────────────────────
+
+export interface PoolPlan {
+  pool: string;
+  team: string;
+  action: 'create' | 'update' | 'unchanged';
+  changes: FieldChange[];
+}
+
+export type PoolManifestDeps = Pick<SessionDeps, 'client' | 'sessions'> & {
+  config: SessionDeps['config'];
+};
+
+function desiredPool(deps: PoolManifestDeps, pool: ManifestPool) {
+  return {
+    team: pool.team,
+    sparkVersion: pool.sparkVersion,
+    size: pool.size,
+    driverMemoryMb: pool.driverMemoryMb ?? deps.config.SESSION_DRIVER_MEMORY_MB,
+    backend: pool.backend,
+    idleTimeoutS: pool.idleTimeoutS ?? null,
+  };
+}
+
+/** What applying the pools would change; writes nothing. Members manage only their own team's pools. */
+export async function planPools(deps: PoolManifestDeps, actor: Actor, pools: ManifestPool[]): Promise<PoolPlan[]> {
+  for (const pool of pools) {
+    assertAllowed(actor, pool.team);
+    assertSessionVersion(deps.config, pool.sparkVersion);
+  }
+  return Promise.all(
+    pools.map(async (pool) => {
+      const row = await deps.sessions.getPool(pool.pool);
+      const live = row && !row.deletedAt ? row : undefined;
+      const want = desiredPool(deps, pool);
+      const have = live && {
+        team: live.team,
+        sparkVersion: live.sparkVersion,
+        size: live.size,
+        driverMemoryMb: live.driverMemoryMb,
+        backend: live.backend,
+        idleTimeoutS: live.idleTimeoutS,
+      };
+      const changes = have ? diffValues(have, want) : [];
+      return {
+        pool: pool.pool,
+        team: pool.team,
+        action: !have ? 'create' : changes.length === 0 ? 'unchanged' : 'update',
+        changes,
+      };
+    }),
+  );
+}
+
+/** Applies the pools (each recorded, then its workflow woken); an unchanged pool is left as it is. */
+export async function applyPools(deps: PoolManifestDeps, actor: Actor, pools: ManifestPool[]): Promise<PoolPlan[]> {
+  const plans = await planPools(deps, actor, pools);
+  for (const [i, pool] of pools.entries()) {
+    if (plans[i]!.action === 'unchanged') continue;
+    await applyPool(deps, {
+      name: pool.pool,
+      ...desiredPool(deps, pool),
+      idleTimeoutS: pool.idleTimeoutS,
+      source: 'manifest',
+    });
+  }
+  return plans;
+}
+
+/** Drains and removes the pools (their warm servers are stopped; sessions leased from them go on). */
+export async function deletePools(
+  deps: PoolManifestDeps,
+  actor: Actor,
+  pools: ManifestPool[],
+): Promise<Array<{ pool: string; deleted: boolean }>> {
+  for (const pool of pools) assertAllowed(actor, pool.team);
+  const out: Array<{ pool: string; deleted: boolean }> = [];
+  for (const pool of pools) out.push({ pool: pool.pool, deleted: await deletePool(deps, pool.pool) });
+  return out;
+}

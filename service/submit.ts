@@ -8,10 +8,12 @@
  */
 import crypto from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { teamLimit, type Config } from '../config/index.js';
+import { ConfigSchema, teamCaps, teamLimit, type Config } from '../config/index.js';
 import { BackendRejection } from '../gateway/backend.js';
 import type { PlacementDecision, SparkGateway } from '../gateway/index.js';
+import { overCaps } from '../runner/aps.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
+import { decideSizing, type SizingConfig, type SizingDecision } from './sizing.js';
 import type { Trigger } from '../schema/states.js';
 import { executionRecord, type ExecutionRow, type ExecutionStore } from '../store/executions.js';
 import { canonicalHash, executionIdFor } from '../store/ids.js';
@@ -26,7 +28,8 @@ export interface SubmitDeps {
   config: Pick<
     Config,
     'TEMPORAL_TASK_QUEUE' | 'ENGINE_VERSIONS' | 'TEAM_CONCURRENCY_LIMITS' | 'DEFAULT_TEAM_CONCURRENCY'
-  >;
+  > &
+    Partial<SizingConfig>;
 }
 
 export interface SubmitRequest {
@@ -70,16 +73,28 @@ export function assertEngineSupported(config: Pick<Config, 'ENGINE_VERSIONS'>, s
 /**
  * Everything that makes a well-formed job unacceptable here, checked before anything is written: an engine version
  * this deployment does not offer (422 on `engineVersion`), or no backend that could ever take it (422 on
- * `backend`: one that is not configured, or EMR asked for files it cannot reach).
+ * `backend`: one that is not configured, or EMR asked for files it cannot reach; or on the field the backend
+ * blames: a Spark version local Spark has not installed, a CoreETL runtime the backend cannot offer).
  */
-export function assertAcceptable(deps: Pick<SubmitDeps, 'config' | 'gateway'>, spec: NormalizedJobSpec): void {
+export function assertAcceptable(
+  deps: Pick<SubmitDeps, 'config' | 'gateway'>,
+  spec: NormalizedJobSpec,
+  team?: string,
+): void {
   assertEngineSupported(deps.config, spec);
+  if (team !== undefined) assertWithinCaps(deps.config, team, spec);
   try {
     deps.gateway.assertPlaceable(spec);
   } catch (err) {
-    if (err instanceof BackendRejection) throw new SubmitRejected(err.message, 422, 'backend');
+    if (err instanceof BackendRejection) throw new SubmitRejected(err.message, 422, err.field ?? 'backend');
     throw err;
   }
+}
+
+/** Rejects resources over the team's caps (TEAM_RESOURCE_LIMITS), naming the first field over them (422). */
+export function assertWithinCaps(config: Partial<SizingConfig>, team: string, spec: NormalizedJobSpec): void {
+  const over = overCaps(spec.resources, teamCaps({ TEAM_RESOURCE_LIMITS: config.TEAM_RESOURCE_LIMITS ?? {} }, team));
+  if (over) throw new SubmitRejected(`${over.field}: ${over.message}`, 422, over.field);
 }
 
 /** The execution id a submit gets: derived from (team, key) when keyed, so a repeat finds the same execution. */
@@ -89,7 +104,7 @@ function executionIdOf(team: string, idempotencyKey: string | undefined): string
 
 export async function submitExecution(deps: SubmitDeps, request: SubmitRequest): Promise<Submitted> {
   const { spec, team } = request;
-  assertAcceptable(deps, spec);
+  assertAcceptable(deps, spec, team);
   const executionId = executionIdOf(team, request.idempotencyKey);
   const requestHash = canonicalHash({ team, owner: request.owner ?? null, spec });
   // Only a keyed submit can repeat; a fresh random id cannot exist yet.
@@ -137,6 +152,8 @@ export interface DryRun {
   executionId: string;
   jobPath: string;
   spec: NormalizedJobSpec;
+  /** APS's decision (`sizing: recommend|auto`): in `auto`, `spec.resources` and the payload carry its sizes. */
+  sizing?: SizingDecision;
   /** Where the first attempt would go now, or why it would wait. */
   decision: PlacementDecision;
   /** The backend payload for that placement; absent while no backend can take it. */
@@ -149,22 +166,39 @@ export interface DryRun {
  * choice between clusters is the one the submit that follows it gets.
  */
 export async function previewSubmission(
-  deps: Pick<SubmitDeps, 'config'> & { gateway: Pick<SparkGateway, 'assertPlaceable' | 'preview' | 'describe'> },
+  deps: Pick<SubmitDeps, 'config'> & {
+    gateway: Pick<SparkGateway, 'assertPlaceable' | 'preview' | 'describe'>;
+    /** For APS (`sizing: recommend|auto`); without it the dry-run shows the spec as written. */
+    store?: Pick<ExecutionStore, 'sizingHistory'>;
+  },
   request: Omit<SubmitRequest, 'trigger'>,
 ): Promise<DryRun> {
-  const { spec, team } = request;
-  assertAcceptable(deps, spec);
+  const { team } = request;
+  assertAcceptable(deps, request.spec, team);
   const executionId = executionIdOf(team, request.idempotencyKey);
-  const jobPath = formatJobPath(team, spec.name);
+  const jobPath = formatJobPath(team, request.spec.name);
+  const sizing = deps.store
+    ? await decideSizing(
+        { store: deps.store, config: sizingConfig(deps.config) },
+        { team, jobPath, spec: request.spec },
+      )
+    : undefined;
+  const spec = sizing?.applied ? { ...request.spec, resources: sizing.resources } : request.spec;
   const attempt = { executionId, attempt: 1, team, jobPath, spec };
   const decision = await deps.gateway.preview(attempt);
   return {
     executionId,
     jobPath,
     spec,
+    ...(sizing ? { sizing } : {}),
     decision,
     ...(decision.kind === 'placed' ? { payload: deps.gateway.describe(attempt, decision.placement) } : {}),
   };
+}
+
+/** The APS settings out of a submit's config, with the schema's defaults for any it lacks. */
+function sizingConfig(config: Partial<SizingConfig>): SizingConfig {
+  return { ...ConfigSchema.parse({}), ...config };
 }
 
 function assertSameRequest(row: ExecutionRow, requestHash: string): ExecutionRow {

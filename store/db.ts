@@ -15,12 +15,26 @@ export interface Database {
 
 export const MIGRATIONS_DIR = path.join(import.meta.dirname, '..', 'migrations');
 
-export function openDatabase(url: string, max = 10): Database {
-  const pool = new pg.Pool({ connectionString: url, max });
+/**
+ * A pool of at most `max` connections. A query that waits `waitMs` for one (all busy) fails with
+ * pg-pool's "timeout exceeded when trying to connect", which `isPoolExhausted` recognises (the API's 503).
+ */
+export function openDatabase(url: string, max = 10, waitMs = 5000): Database {
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: waitMs });
   // An idle client losing its server (Postgres restarted) must not crash the process; the pool reconnects.
   pool.on('error', () => undefined);
   const db = drizzle(pool, { schema });
   return { db, pool, close: () => pool.end() };
+}
+
+/** True when `err` (or a cause of it, as drizzle wraps driver errors) is a wait for a pooled connection that timed out. */
+export function isPoolExhausted(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (/timeout exceeded when trying to connect|connection terminated due to connection timeout/i.test(e.message)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 /** Applies the committed migrations in migrations/. Safe to run concurrently and repeatedly. */

@@ -12,15 +12,21 @@ import type { PlacementLog } from '../gateway/index.js';
 import { clusterHealth, executionEvents, executions, jobs, placements } from '../schema/index.js';
 import {
   TERMINAL_STATES,
+  type BackendName,
   type EventType,
   type ExecutionState,
   type PendingCode,
   type PendingReason,
+  type Trigger,
 } from '../schema/states.js';
+import type { SizingSample } from '../runner/aps.js';
 import type { Db } from './db.js';
 import type { ExecutionInput } from '../workflows/definitions.js';
 import { executionWorkflowId } from '../schema/vocabulary.js';
 import { eventIdFor } from './ids.js';
+import { LogArchive } from './log-archive.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type ExecutionRow = typeof executions.$inferSelect;
 export type NewExecution = typeof executions.$inferInsert;
@@ -44,6 +50,8 @@ export interface ExecutionFilter {
   team?: string;
   jobPath?: string;
   state?: ExecutionState;
+  trigger?: Trigger;
+  backend?: BackendName;
   since?: Date;
   until?: Date;
   limit: number;
@@ -73,7 +81,12 @@ export function executionRecord(input: ExecutionInput, runId?: string): NewExecu
 }
 
 export class ExecutionStore {
-  constructor(private readonly db: Db) {}
+  /** Archived attempt logs (store/log-archive.ts), in the same database. */
+  readonly logs: LogArchive;
+
+  constructor(private readonly db: Db) {
+    this.logs = new LogArchive(db);
+  }
 
   async ping(): Promise<void> {
     await this.db.execute(sql`select 1`);
@@ -299,6 +312,119 @@ export class ExecutionStore {
     return Object.fromEntries(rows.filter((r) => r.cluster).map((r) => [r.cluster!, r.count]));
   }
 
+  /** State, team and end of these executions (the retention sweep's view of local run directories). */
+  async executionEnds(
+    executionIds: readonly string[],
+  ): Promise<Pick<ExecutionRow, 'executionId' | 'team' | 'state' | 'endTime' | 'sparkAppId'>[]> {
+    const ids = executionIds.filter((id) => UUID.test(id));
+    if (ids.length === 0) return [];
+    return this.db
+      .select({
+        executionId: executions.executionId,
+        team: executions.team,
+        state: executions.state,
+        endTime: executions.endTime,
+        sparkAppId: executions.sparkAppId,
+      })
+      .from(executions)
+      .where(inArray(executions.executionId, ids));
+  }
+
+  /**
+   * Deletes finished executions that ended before their team's cutoff (`byTeam`, else `cutoff`), with their
+   * events, placements and archived logs, at most `limit` per call. Returns the ids removed.
+   */
+  async removeFinishedExecutions(cutoff: Date, byTeam: Record<string, Date>, limit: number): Promise<string[]> {
+    const teams = Object.entries(byTeam);
+    const teamCutoff = teams.length
+      ? sql`case ${executions.team} ${sql.join(
+          teams.map(([team, at]) => sql`when ${team} then ${at.toISOString()}::timestamptz`),
+          sql` `,
+        )} else ${cutoff.toISOString()}::timestamptz end`
+      : sql`${cutoff.toISOString()}::timestamptz`;
+    const ids = await this.db.transaction(async (tx) => {
+      const rows = await tx
+        .select({ executionId: executions.executionId })
+        .from(executions)
+        .where(and(inArray(executions.state, [...TERMINAL_STATES]), sql`${executions.endTime} < ${teamCutoff}`))
+        .limit(limit)
+        .for('update', { skipLocked: true });
+      const found = rows.map((r) => r.executionId);
+      if (found.length === 0) return found;
+      await tx.delete(executionEvents).where(inArray(executionEvents.executionId, found));
+      await tx.delete(placements).where(inArray(placements.executionId, found));
+      await tx.delete(executions).where(inArray(executions.executionId, found));
+      return found;
+    });
+    await this.logs.removeExecutions(ids);
+    return ids;
+  }
+
+  /**
+   * APS's input (runner/aps.ts): the job's newest finished (SUCCEEDED or FAILED) executions that ended after
+   * `since`, newest first, each with its last attempt's resources and Spark metrics (METRICS_SUMMARY) and every
+   * grant that ran out of memory (an OOM RETRY: the attempt's SUBMIT resources against the raised ones; or a final
+   * OOM failure).
+   */
+  async sizingHistory(jobPath: string, since: Date, limit: number): Promise<SizingSample[]> {
+    const rows = await this.db
+      .select()
+      .from(executions)
+      .where(
+        and(
+          eq(executions.jobPath, jobPath),
+          inArray(executions.state, ['SUCCEEDED', 'FAILED']),
+          gte(executions.endTime, since),
+        ),
+      )
+      .orderBy(desc(executions.endTime), desc(executions.executionId))
+      .limit(limit);
+    if (rows.length === 0) return [];
+    const events = await this.db
+      .select()
+      .from(executionEvents)
+      .where(
+        and(
+          inArray(
+            executionEvents.executionId,
+            rows.map((r) => r.executionId),
+          ),
+          inArray(executionEvents.eventType, ['SUBMIT', 'RETRY', 'METRICS_SUMMARY']),
+        ),
+      )
+      .orderBy(asc(executionEvents.seq));
+    return rows.map((row) => {
+      const mine = events.filter((e) => e.executionId === row.executionId);
+      const submitted = new Map(
+        mine
+          .filter((e) => e.eventType === 'SUBMIT')
+          .map((e) => [e.attempt, (e.payload as { resources?: ExecutionRow['resources'] }).resources]),
+      );
+      const ooms: SizingSample['ooms'] = [];
+      for (const retry of mine.filter((e) => e.eventType === 'RETRY')) {
+        const p = retry.payload as { failureClass?: string; resources?: ExecutionRow['resources'] };
+        const before = submitted.get(retry.attempt);
+        if (p.failureClass !== 'OOM' || !before || !p.resources) continue;
+        const target = p.resources.driver.memoryMb > before.driver.memoryMb ? 'driver' : 'executor';
+        ooms.push({ target, memoryMb: before[target].memoryMb });
+      }
+      if (row.state === 'FAILED' && row.failureClass === 'OOM') {
+        const target = row.backend === 'local' ? 'driver' : 'executor';
+        ooms.push({ target, memoryMb: row.resources[target].memoryMb });
+      }
+      const summary = mine.find((e) => e.eventType === 'METRICS_SUMMARY')?.payload as
+        { spark?: SizingSample['metrics'] } | undefined;
+      return {
+        executionId: row.executionId,
+        state: row.state as SizingSample['state'],
+        backend: row.backend,
+        resources: row.resources,
+        ooms,
+        metrics: summary?.spark ?? null,
+      };
+    });
+  }
+
   async listEvents(executionId: string): Promise<EventRow[]> {
     return this.db
       .select()
@@ -307,10 +433,16 @@ export class ExecutionStore {
       .orderBy(asc(executionEvents.seq));
   }
 
-  async countByState(): Promise<Partial<Record<ExecutionState, number>>> {
+  /**
+   * Executions in each non-terminal state. Only those rows are read (executions_state_idx), so the cost follows
+   * what is in flight, not the history; ended executions are counted by the worker as they end
+   * (spark_runner_executions_finished_total).
+   */
+  async countActiveByState(): Promise<Partial<Record<ExecutionState, number>>> {
     const rows = await this.db
       .select({ state: executions.state, count: sql<number>`count(*)::int` })
       .from(executions)
+      .where(inArray(executions.state, ['PENDING', 'SUBMITTED', 'RUNNING']))
       .groupBy(executions.state);
     return Object.fromEntries(rows.map((r) => [r.state, r.count]));
   }
@@ -321,6 +453,8 @@ export class ExecutionStore {
     if (filter.team) where.push(eq(executions.team, filter.team));
     if (filter.jobPath) where.push(eq(executions.jobPath, filter.jobPath));
     if (filter.state) where.push(eq(executions.state, filter.state));
+    if (filter.trigger) where.push(eq(executions.trigger, filter.trigger));
+    if (filter.backend) where.push(eq(executions.backend, filter.backend));
     if (filter.since) where.push(gte(executions.createdAt, filter.since));
     if (filter.until) where.push(lte(executions.createdAt, filter.until));
     if (filter.cursor) {

@@ -4,15 +4,18 @@
  * With WATCH_LEASE_NAMESPACE set, replicas elect one leader per cluster through a Lease, so a cluster is watched
  * by exactly one of them; the others stand by and take over when the leader stops or stops renewing.
  * The workers then run with WORKER_WATCHES_KUBERNETES=false. A small HTTP endpoint serves /healthz (which
- * clusters this replica leads) and /readyz (Temporal answers) for the Deployment's probes.
+ * clusters this replica leads) and /readyz (Temporal answers) for the Deployment's probes, and /metrics
+ * (observability/telemetry-metrics.ts) for Prometheus.
  */
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { ConfigError, type Config } from '../config/index.js';
+import { connectTemporal } from '../config/temporal.js';
 import { loadGatewayConfig } from '../gateway/clusters.js';
 import { composeGateway } from '../gateway/compose.js';
+import { backendAvailability, processRegistry } from '../observability/telemetry-metrics.js';
 import { forwardStatus } from '../worker/status-forwarder.js';
 
 export interface WatcherReport {
@@ -32,17 +35,15 @@ export interface RunningWatcher {
 export interface WatcherOptions {
   config: Config;
   logger: Logger;
-  /** Temporal frontend address. */
-  address: string;
 }
 
-export async function startWatcher({ config, logger, address }: WatcherOptions): Promise<RunningWatcher> {
+export async function startWatcher({ config, logger }: WatcherOptions): Promise<RunningWatcher> {
   const clusters = config.GATEWAY_CONFIG ? loadGatewayConfig(config.GATEWAY_CONFIG).clusters : [];
   if (clusters.length === 0) {
     throw new ConfigError('the watcher follows Kubernetes clusters: set GATEWAY_CONFIG to the clusters file');
   }
   const gateway = await composeGateway({ role: 'watcher', config, logger });
-  const connection = await Connection.connect({ address }).catch(async (err: unknown) => {
+  const connection = await connectTemporal(config).catch(async (err: unknown) => {
     await gateway.stop();
     throw err;
   });
@@ -69,7 +70,16 @@ export async function startWatcher({ config, logger, address }: WatcherOptions):
     return { status: temporal.status, temporal, clusters: report };
   };
 
+  const registry = processRegistry('watcher');
+  backendAvailability(registry, () => gateway.monitor?.snapshot() ?? {});
   const server = http.createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/metrics') {
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        (err: Error) => res.writeHead(500).end(err.message),
+      );
+      return;
+    }
     if (req.method !== 'GET' || (req.url !== '/healthz' && req.url !== '/readyz')) {
       res.writeHead(404).end();
       return;

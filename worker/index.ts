@@ -3,22 +3,43 @@
  * composition (gateway/compose.ts), and the status forwarder that turns status sources' changes into signals. Used by bin/worker.ts, `npm run dev`
  * and the tests (each test file with its own task queue).
  */
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type LogLevel,
+  type WorkerInterceptors,
+} from '@temporalio/worker';
 import fs from 'node:fs';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
+import { createAttemptEndActivities } from '../activities/attempt-end.js';
 import { createContinuousActivities } from '../activities/continuous.js';
-import type { Config } from '../config/index.js';
-import { temporalAddress } from '../config/index.js';
+import { createRetentionActivities } from '../activities/retention.js';
+import { ensureRetentionSchedule, retentionPolicy } from '../service/retention.js';
+import { ConfigError, dataPaths, type Config } from '../config/index.js';
+import { connectTemporal, temporalConnectionOptions } from '../config/temporal.js';
 import type { Backend, StatusSource } from '../gateway/backend.js';
 import { composeGateway, type Composition, type SparkInstallation } from '../gateway/compose.js';
 import type { SparkGateway } from '../gateway/index.js';
 import type { BackendName } from '../schema/states.js';
 import { openDatabase, type Database } from '../store/db.js';
-import { ExecutionStore } from '../store/executions.js';
+import type { ExecutionStore } from '../store/executions.js';
+import {
+  activityMetrics,
+  backendAvailability,
+  InstrumentedStore,
+  lifecycleMetrics,
+  processRegistry,
+  startMetricsListener,
+  type MetricsListener,
+} from '../observability/telemetry-metrics.js';
+import { startTracing, tracingWorkerPlugins } from '../observability/telemetry.js';
 import type { WorkflowSettings } from '../workflows/definitions.js';
+import { sessionActivities, startDefaultPool } from './sessions.js';
 import { forwardStatus, type StatusForwarder } from './status-forwarder.js';
 
 /** The workflow code's entry module (workflows/index.ts from source, .js in the built package). */
@@ -34,6 +55,7 @@ export const PREBUILT_WORKFLOW_BUNDLE = path.join(import.meta.dirname, '..', 'wo
 export function settingsFrom(config: Config): WorkflowSettings {
   return {
     pollIntervalMs: config.STATUS_POLL_INTERVAL_MS,
+    watchedPollIntervalMs: config.STATUS_WATCHED_CHECK_INTERVAL_MS,
     oomMemoryFactor: config.AR_OOM_MEMORY_FACTOR,
     maxMemoryMb: config.AR_MAX_MEMORY_MB,
     maxBackoffMs: config.AR_MAX_BACKOFF_MS,
@@ -68,11 +90,13 @@ function installRuntime(level: Config['LOG_LEVEL']): void {
 
 export interface WorkerOptions {
   config: Config;
-  /** Spark for the local backend; absent when LOCAL_BACKEND_ENABLED=false. */
-  spark?: SparkInstallation;
+  /** Spark for the local backend, or one per engine version (the primary first); absent when LOCAL_BACKEND_ENABLED=false. */
+  spark?: SparkInstallation | readonly SparkInstallation[];
   /** Extra or replacement backends (tests add `sim`); one that can watch is a status source too. */
   extra?: Partial<Record<BackendName, Backend & Partial<StatusSource>>>;
   logger?: Logger;
+  /** Activity interceptors only (bench/ times every activity); workflow interceptors would change replay. */
+  interceptors?: Pick<WorkerInterceptors, 'activity'>;
 }
 
 export interface RunningWorker {
@@ -81,6 +105,8 @@ export interface RunningWorker {
   store: ExecutionStore;
   gateway: SparkGateway;
   composition: Composition;
+  /** Where its Prometheus listener serves /metrics (WORKER_METRICS_PORT), if it has one. */
+  metricsUrl?: string;
   /** Resolves when the worker has stopped. */
   done: Promise<void>;
   shutdown(): Promise<void>;
@@ -91,11 +117,21 @@ export async function startWorker({
   spark,
   extra,
   logger = pino({ level: config.LOG_LEVEL }),
+  interceptors,
 }: WorkerOptions): Promise<RunningWorker> {
   installRuntime(config.LOG_LEVEL);
-  const address = temporalAddress(config);
-  const database = openDatabase(config.DATABASE_URL!);
-  const store = new ExecutionStore(database.db);
+  // Temporal first, nothing else open yet: the client connection's failure is one line naming the variable to fix,
+  // and the worker's native connection takes the same options (TLS, mTLS, API key).
+  const clientConnection = await connectTemporal(config);
+  const nativeConnection = await NativeConnection.connect(temporalConnectionOptions(config)).catch(
+    async (err: unknown) => {
+      await clientConnection.close();
+      throw err;
+    },
+  );
+  const database = openDatabase(config.DATABASE_URL!, config.DATABASE_POOL_SIZE, config.DATABASE_POOL_WAIT_MS);
+  const metrics = lifecycleMetrics(processRegistry('worker'));
+  const store: ExecutionStore = new InstrumentedStore(database.db).instrument(metrics);
   const composition = await composeGateway({
     role: 'worker',
     config,
@@ -105,8 +141,6 @@ export async function startWorker({
     ...(extra ? { extra } : {}),
   });
   const gateway = composition.gateway!;
-  const nativeConnection = await NativeConnection.connect({ address });
-  const clientConnection = await Connection.connect({ address });
   const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
   const worker = await Worker.create({
     connection: nativeConnection,
@@ -116,20 +150,69 @@ export async function startWorker({
       ? { workflowBundle: { codePath: PREBUILT_WORKFLOW_BUNDLE } }
       : { workflowsPath: WORKFLOWS_PATH }),
     activities: {
-      ...createActivities({ gateway, store, clock: { now: () => new Date() }, settings: settingsFrom(config) }),
+      ...createActivities({
+        gateway,
+        store,
+        clock: { now: () => new Date() },
+        settings: settingsFrom(config),
+        sizing: config,
+      }),
       ...createContinuousActivities({ client }),
+      ...sessionActivities({ config, db: database.db, composition, ...(spark ? { spark } : {}), client, logger }),
+      ...createAttemptEndActivities({
+        gateway,
+        store,
+        links: composition.links,
+        settings: { historyWaitMs: config.HISTORY_SERVER_WAIT_MS, logArchiveMaxBytes: config.LOG_ARCHIVE_MAX_BYTES },
+      }),
+      ...createRetentionActivities({
+        store,
+        policy: retentionPolicy(config),
+        ...(spark ? { runsDir: dataPaths(config).runsDir, eventLogDir: dataPaths(config).eventLogDir } : {}),
+      }),
     },
+    interceptors: { activity: [activityMetrics(metrics), ...(interceptors?.activity ?? [])] },
+    // Workflow and activity tracing interceptors: only with TEMPORAL_OTEL_INTERCEPTORS (they change replay).
+    plugins: tracingWorkerPlugins(startTracing(config, 'worker'), config),
   });
+  // The retention sweep runs on a Temporal Schedule, which every worker of this task queue keeps in place.
+  // A namespace that refuses schedules must not stop executions from running; the next worker start tries again.
+  await ensureRetentionSchedule(client, config).catch((err: unknown) =>
+    logger.error({ err }, 'could not create the retention sweep schedule: no sweeps until a worker can'),
+  );
+  await startDefaultPool({ config, db: database.db, client, logger });
   const forwarder: StatusForwarder = forwardStatus(composition.statusSources, client, logger);
+  if (composition.monitor) backendAvailability(metrics.registry, () => composition.monitor!.snapshot());
+  metrics.prime(
+    gateway.available.map((backend) => ({ backend, ...(backend === 'local' ? { cluster: 'local' } : {}) })),
+  );
+  let metricsListener: MetricsListener | undefined;
+  if (config.WORKER_METRICS_PORT !== undefined) {
+    try {
+      metricsListener = await startMetricsListener(
+        metrics.registry,
+        config.WORKER_METRICS_HOST,
+        config.WORKER_METRICS_PORT,
+      );
+    } catch (err) {
+      await forwarder.stop();
+      await composition.stop();
+      await Promise.allSettled([nativeConnection.close(), clientConnection.close(), database.close()]);
+      throw new ConfigError(
+        `WORKER_METRICS_PORT ${config.WORKER_METRICS_PORT} cannot be listened on: ${(err as Error).message}`,
+      );
+    }
+  }
   const done = worker.run();
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     (stopping ??= (async () => {
+      await metricsListener?.close();
       await forwarder.stop();
       await composition.stop();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await done.catch(() => undefined);
       await Promise.allSettled([nativeConnection.close(), clientConnection.close(), database.close()]);
     })());
-  return { worker, database, store, gateway, composition, done, shutdown };
+  return { worker, database, store, gateway, composition, done, shutdown, metricsUrl: metricsListener?.url };
 }

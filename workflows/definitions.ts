@@ -4,6 +4,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Placement, RunStatus, VendorRun } from '../gateway/backend.js';
+import type { SizingDecision } from '../runner/aps.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
 import type { ExecutionState, FailureClass, Trigger } from '../schema/states.js';
 
@@ -23,8 +24,16 @@ export interface ExecutionInput {
 }
 
 /** Worker-side settings the workflow needs; returned by the first activity so replays see the same values. */
+/** The safety-net poll's answer: the run's status as read, or that a healthy watch forwards its changes. */
+export type PolledStatus = RunStatus | { watched: true };
+
 export interface WorkflowSettings {
   pollIntervalMs: number;
+  /**
+   * The safety-net check's interval while the run's watch is healthy (it then reads nothing from the backend).
+   * Absent in histories from before it existed: pollIntervalMs.
+   */
+  watchedPollIntervalMs?: number;
   oomMemoryFactor: number;
   maxMemoryMb: number;
   maxBackoffMs: number;
@@ -35,6 +44,8 @@ export interface WorkflowSettings {
   unreachableTimeoutMs: number;
   /** How often an attempt that no backend can take is placed again. */
   placementRetryMs: number;
+  /** APS's decision for this execution (`sizing: recommend|auto`), made once by the first activity. */
+  sizing?: SizingDecision;
 }
 
 export interface ExecutionSnapshot {

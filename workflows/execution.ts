@@ -9,7 +9,8 @@
  *                 │  (NO_BACKEND), for at most GATEWAY_NO_BACKEND_TIMEOUT_MS     net)             │
  *                 │  ──► FAILED/INFRA, not retried                                                 │
  *                 ▲                                                                                ▼
- *                 │ backoff (RETRY_BACKOFF)     ┌──────────── the attempt ended ───────────────────┘
+ *                 │ backoff (RETRY_BACKOFF)     ┌── the attempt ended: close (archive its driver log, ─┘
+ *                 │                             │   read its History Server page and metrics, bounded)
  *                 │                             ├─ SUCCEEDED ──────────────────────────► finish SUCCEEDED
  *                 └──── retry ◄── FAILED ───────┤  (also: backend unreachable for GATEWAY_UNREACHABLE_TIMEOUT_MS,
  *                        │ AR: classifyFailure  │   an INFRA failure; the attempt is handed to the reaper)
@@ -38,6 +39,7 @@ import {
   isCancellation,
   proxyActivities,
   proxyLocalActivities,
+  patched,
   setHandler,
   sleep,
   startChild,
@@ -46,11 +48,13 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { createAttemptEndActivities } from '../activities/attempt-end.js';
 import type { createActivities } from '../activities/index.js';
 import type { FailureInfo, Placement, RunStatus, VendorRun } from '../gateway/backend.js';
 import { classifyFailure } from '../runner/classify.js';
 import { planRetry } from '../runner/retry.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
+import type { SparkMetrics } from '../schema/metrics-summary.js';
 import type { ExecutionState, FailureClass, TerminalState } from '../schema/states.js';
 import { isTerminal } from '../schema/states.js';
 import {
@@ -93,6 +97,16 @@ const stopping = proxyActivities<Pick<Activities, 'cancelRun'>>({
   startToCloseTimeout: '30 seconds',
   scheduleToCloseTimeout: '1 minute',
   retry: backendRetry,
+});
+
+/**
+ * An attempt's end: its log archived and its History Server read, in one activity bounded by the History Server
+ * wait (at most 10 min); a few tries, then the execution goes on without them.
+ */
+const closing = proxyActivities<ReturnType<typeof createAttemptEndActivities>>({
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { ...backendRetry, maximumAttempts: 3 },
 });
 
 /** Team admission: retried on the queue poll interval the activity sets, until a slot frees or the run is cancelled. */
@@ -139,6 +153,7 @@ type Step =
   | { kind: 'submit' }
   | { kind: 'await' }
   | { kind: 'retry'; failure: FailureInfo }
+  | { kind: 'close'; then: Step }
   | { kind: 'finish'; state: TerminalState; why?: { failureClass: FailureClass; message: string } };
 
 /** The workflow's mutable state, in one place. */
@@ -158,6 +173,15 @@ interface Run {
   firstRunning?: RunStatus;
   /** When status reads of the current run started failing; cleared by any successful read or signal. */
   unreachableSince?: number;
+  /** The last safety-net check found the run's watch healthy: it arrives by signal, so the next check is slower. */
+  watched?: boolean;
+  /** The current attempt's Spark application id, once a status reported it. */
+  appId?: string;
+  /** The current attempt's History Server page, once it has ended and the page answered. */
+  historyUrl?: string;
+  /** Every ended attempt's Spark metrics that could be read, oldest first; and why the last ones could not. */
+  sparkAttempts: SparkMetrics[];
+  sparkUnavailable?: string;
   cancel?: CancelRequest;
   failureClass?: FailureClass;
   failureMessage?: string;
@@ -203,9 +227,12 @@ export async function executionWorkflow(input: ExecutionInput): Promise<Executio
     state: 'PENDING',
     attempt: 0,
     resources: input.spec.resources,
+    sparkAttempts: [],
   };
   installHandlers(w);
   w.settings = await store.begin(input);
+  // APS in `auto` (runner/aps.ts): the first attempt runs with the recommended sizes; AR may raise them after.
+  if (w.settings.sizing?.applied) w.resources = w.settings.sizing.resources;
 
   let step: Step = input.teamLimit !== undefined ? { kind: 'admit' } : { kind: 'submit' };
   for (;;) {
@@ -222,6 +249,9 @@ export async function executionWorkflow(input: ExecutionInput): Promise<Executio
       case 'retry':
         step = await retryOrFail(w, step.failure);
         break;
+      case 'close':
+        step = await closeAttempt(w, step.then);
+        break;
       case 'finish':
         return finish(w, step);
       default:
@@ -234,6 +264,7 @@ export async function executionWorkflow(input: ExecutionInput): Promise<Executio
 /** Takes a status of the current attempt (signal or poll): the most advanced phase wins. */
 function observe(w: Run, status: RunStatus): void {
   w.unreachableSince = undefined;
+  if (status.appId) w.appId = status.appId;
   if (status.phase === 'RUNNING') w.firstRunning ??= status;
   if (!w.latest || PHASE_RANK[status.phase] > PHASE_RANK[w.latest.phase]) w.latest = status;
   else if (status.sparkUiUrl && !w.latest.sparkUiUrl) w.latest = { ...w.latest, sparkUiUrl: status.sparkUiUrl };
@@ -250,7 +281,7 @@ function installHandlers(w: Run): void {
     backend: w.placement?.backend,
     placement: w.placement,
     vendorRunId: w.run?.vendorRunId,
-    sparkUiUrl: w.latest?.sparkUiUrl ?? w.run?.sparkUiUrl,
+    sparkUiUrl: w.historyUrl ?? w.latest?.sparkUiUrl ?? w.run?.sparkUiUrl,
     resources: w.resources,
     failureClass: w.failureClass,
     failureMessage: w.failureMessage,
@@ -283,8 +314,14 @@ async function admit(w: Run): Promise<Step> {
 /** Places and submits the next attempt, waiting (bounded) while no backend can take it. */
 async function submitAttempt(w: Run): Promise<Step> {
   w.attempt += 1;
-  w.latest = w.firstRunning = w.run = w.placement = w.unreachableSince = undefined;
-  const request = { execution: w.input, attempt: w.attempt, resources: w.resources };
+  w.latest = w.firstRunning = w.run = w.placement = w.unreachableSince = w.appId = w.historyUrl = undefined;
+  w.watched = undefined;
+  const request = {
+    execution: w.input,
+    attempt: w.attempt,
+    resources: w.resources,
+    ...(w.attempt === 1 && w.settings.sizing ? { sizing: w.settings.sizing } : {}),
+  };
   let outcome;
   try {
     outcome = await interruptible(w, () => submitter(w.settings, false)(request), { settle: true });
@@ -330,30 +367,48 @@ async function submitAttempt(w: Run): Promise<Step> {
 /** Follows the attempt until it ends: signals first, the poll as the safety net, cancel and deadline always. */
 async function awaitAttemptEnd(w: Run): Promise<Step> {
   const run = w.run!;
+  // A run seen running or ended while the submit was in flight (its signals reach the workflow before the submit's
+  // result) is handled at once: waiting for a further change would wait for the safety-net poll. Histories from
+  // before this fix waited, and replay without the marker.
+  let atOnce =
+    (w.firstRunning !== undefined || (w.latest !== undefined && PHASE_RANK[w.latest.phase] === 2)) &&
+    patched('early-status');
   for (;;) {
-    const seen = w.latest?.phase;
-    const seenUi = w.latest?.sparkUiUrl;
-    const wait = Math.max(1, Math.min(w.settings.pollIntervalMs, w.deadline - Date.now()));
-    const woke = await condition(
-      () => w.cancel !== undefined || w.latest?.phase !== seen || w.latest?.sparkUiUrl !== seenUi,
-      wait,
-    );
+    const seen = atOnce ? undefined : w.latest?.phase;
+    const seenUi = atOnce ? undefined : w.latest?.sparkUiUrl;
+    const interval = (w.watched && w.settings.watchedPollIntervalMs) || w.settings.pollIntervalMs;
+    const wait = Math.max(1, Math.min(interval, w.deadline - Date.now()));
+    const woke =
+      atOnce ||
+      (await condition(
+        () => w.cancel !== undefined || w.latest?.phase !== seen || w.latest?.sparkUiUrl !== seenUi,
+        wait,
+      ));
+    atOnce = false;
     if (w.cancel) {
       await stopRun(w, w.cancel.reason ?? 'cancelled by request');
-      return { kind: 'finish', state: 'CANCELLED' };
+      return { kind: 'close', then: { kind: 'finish', state: 'CANCELLED' } };
     }
     if (Date.now() >= w.deadline) {
       await stopRun(w, 'execution timeout');
-      return interrupted(w, 'deadline');
+      return { kind: 'close', then: interrupted(w, 'deadline') };
     }
     if (!woke) {
-      const polled = await interruptible(w, () => polling.pollStatus(run)).catch((err: unknown) => {
+      // Histories from before the watched check always read the run.
+      const pollOptions = patched('watched-poll') ? { statusSeen: w.latest !== undefined } : undefined;
+      const polled = await interruptible(w, () =>
+        pollOptions ? polling.pollStatus(run, pollOptions) : polling.pollStatus(run),
+      ).catch((err: unknown) => {
         if (!(err instanceof ActivityFailure)) throw err;
         return undefined; // unreachable: counted below
       });
       if (polled && !('value' in polled)) continue; // cancel or deadline: handled at the top
-      if (polled) {
-        observe(w, polled.value);
+      const answer = polled?.value;
+      w.watched = answer !== undefined && 'watched' in answer;
+      if (answer && 'watched' in answer) {
+        w.unreachableSince = undefined; // its watch is up, so the cluster answers
+      } else if (answer) {
+        observe(w, answer);
       } else {
         w.unreachableSince ??= Date.now();
         if (Date.now() - w.unreachableSince >= w.settings.unreachableTimeoutMs) {
@@ -374,11 +429,36 @@ async function awaitAttemptEnd(w: Run): Promise<Step> {
     }
     const final = w.latest;
     if (final && PHASE_RANK[final.phase] === 2) {
-      if (final.phase === 'SUCCEEDED') return { kind: 'finish', state: 'SUCCEEDED' };
-      if (final.phase === 'CANCELLED') return { kind: 'finish', state: 'CANCELLED' };
-      return { kind: 'retry', failure: final.failure ?? {} };
+      if (final.phase === 'SUCCEEDED') return { kind: 'close', then: { kind: 'finish', state: 'SUCCEEDED' } };
+      if (final.phase === 'CANCELLED') return { kind: 'close', then: { kind: 'finish', state: 'CANCELLED' } };
+      return { kind: 'close', then: { kind: 'retry', failure: final.failure ?? {} } };
     }
   }
+}
+
+/**
+ * The attempt has ended: one activity archives its driver log and reads its Spark application from the History
+ * Server (metrics, and the page that replaces the live UI). Bounded; when it fails, the execution goes on.
+ */
+async function closeAttempt(w: Run, then: Step): Promise<Step> {
+  // Executions that started before this step existed replay without it.
+  if (!w.run || !patched('close-attempt')) return then;
+  try {
+    const closed = await closing.closeAttempt({
+      executionId: w.input.executionId,
+      team: w.input.team,
+      attempt: w.attempt,
+      run: w.run,
+      ...(w.appId ? { appId: w.appId } : {}),
+    });
+    if (closed.metrics) w.sparkAttempts.push(closed.metrics);
+    w.historyUrl = closed.historyUrl;
+    w.sparkUnavailable = closed.unavailable;
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    w.sparkUnavailable = `attempt ${w.attempt} could not be closed: ${err.cause?.message ?? err.message}`;
+  }
+  return then;
 }
 
 /** AR: classifies the failed attempt and either backs off to the next one or fails the execution. */
@@ -436,6 +516,12 @@ async function finish(w: Run, step: Extract<Step, { kind: 'finish' }>): Promise<
     resources: w.resources,
     backend: w.placement?.backend,
     cancel: w.cancel,
+    sparkAttempts: w.sparkAttempts,
+    ...(w.latest?.result ? { result: w.latest.result } : {}),
+    sparkUnavailable:
+      w.sparkAttempts.at(-1)?.attempt === w.attempt
+        ? undefined
+        : (w.sparkUnavailable ?? (w.attempt === 0 ? 'no attempt ran' : `attempt ${w.attempt} was not closed`)),
   });
   setState(w, step.state);
   upsertMemo({

@@ -12,3 +12,6 @@
 export { executionWorkflow } from './execution.js';
 export { continuousJobWorkflow } from './continuous-job.js';
 export { reapAttemptWorkflow } from './reap-attempt.js';
+export { retentionSweepWorkflow } from './retention-sweep.js';
+export { sessionWorkflow } from './session.js';
+export { poolWorkflow } from './session-pool.js';

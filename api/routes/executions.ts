@@ -7,11 +7,13 @@
 import type { Client } from '@temporalio/client';
 import type { Response } from 'express';
 import { z } from 'zod';
+import { apiPublicUrl, type Config } from '../../config/index.js';
 import type { SparkGateway } from '../../gateway/index.js';
-import { EXECUTION_STATES, isTerminal } from '../../schema/states.js';
+import { BACKENDS, EXECUTION_STATES, TRIGGERS } from '../../schema/states.js';
 import { jobIdOf } from '../../schema/vocabulary.js';
 import { cancelExecution } from '../../service/executions.js';
-import { decodeCursor, type ExecutionRow, type ExecutionStore } from '../../store/executions.js';
+import { followExecutionLog, readExecutionLog } from '../../service/logs.js';
+import { decodeCursor, type ExecutionStore } from '../../store/executions.js';
 import { canAccess } from '../auth.js';
 import { defineRoute, reply, type Route } from '../route.js';
 import { eventView, executionView } from '../views.js';
@@ -22,6 +24,7 @@ export interface ExecutionRoutesDeps {
   client: Client;
   store: ExecutionStore;
   gateway: SparkGateway;
+  config: Pick<Config, 'API_PUBLIC_URL' | 'API_PORT'>;
 }
 
 export const ListQuery = z
@@ -29,6 +32,8 @@ export const ListQuery = z
     team: z.string().optional(),
     job: z.string().optional().describe('job path, <team>/<name>'),
     state: z.enum(EXECUTION_STATES).optional(),
+    trigger: z.enum(TRIGGERS).optional(),
+    backend: z.enum(BACKENDS).optional(),
     since: z.iso.datetime({ offset: true }).optional(),
     until: z.iso.datetime({ offset: true }).optional(),
     limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -50,46 +55,42 @@ export const LogsQuery = z
   .object({
     tail: z.coerce.number().int().min(1).max(100_000).optional(),
     follow: z.enum(['true', 'false']).optional(),
+    attempt: z.coerce.number().int().min(1).optional().describe('the attempt (default: the current one)'),
   })
   .strict();
 
 const IdParams = z.object({ id: z.string() });
-const FOLLOW_POLL_MS = 500;
 
-export function executionRoutes({ client, store, gateway }: ExecutionRoutesDeps): Route[] {
-  /** Streams each attempt's log as it is written, moving on to a retry's attempt, until the execution ends. */
-  async function followLogs(res: Response, initial: ExecutionRow, tail?: number): Promise<void> {
-    const abort = new AbortController();
-    res.on('close', () => abort.abort());
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.flushHeaders();
-    let row: ExecutionRow | undefined = initial;
-    let followed = 0;
-    while (row && !abort.signal.aborted) {
-      if (row.vendorRunId && row.backend && row.attempt > followed) {
-        followed = row.attempt;
-        const ref = { executionId: row.executionId, attempt: row.attempt, vendorRunId: row.vendorRunId };
-        const backend = gateway.backend(row.backend);
-        // With tail=N, start where the last N lines written so far begin, rather than at the beginning.
-        let skip = 0;
-        if (tail !== undefined) {
-          const [full, last] = await Promise.all([backend.logs(ref), backend.logs(ref, { tail })]);
-          skip = Math.max(0, full.lastIndexOf(last.trimEnd()));
-        }
-        for await (const chunk of backend.followLogs(ref, abort.signal)) {
-          if (skip >= chunk.length) {
-            skip -= chunk.length;
-            continue;
-          }
-          res.write(chunk.slice(skip));
-          skip = 0;
-        }
-      } else if (isTerminal(row.state)) {
-        break;
-      } else {
-        await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
+function drainedOrClosed(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+export function executionRoutes({ client, store, gateway, config }: ExecutionRoutesDeps): Route[] {
+  const apiUrl = apiPublicUrl(config);
+
+  /** Writes a log stream as it comes; an error after the first byte can only cut the response off. */
+  async function stream(res: Response, chunks: AsyncIterable<Uint8Array | string>): Promise<void> {
+    if (!res.headersSent) res.setHeader('X-Content-Type-Options', 'nosniff');
+    try {
+      for await (const chunk of chunks) {
+        if (res.destroyed) return;
+        if (!res.headersSent) res.status(200);
+        // Backpressure: no next chunk is read until the client took this one, so a slow reader holds at most a
+        // chunk and the socket's buffer; a client gone while we wait ends the wait too (no hung stream).
+        if (!res.write(chunk)) await drainedOrClosed(res);
       }
-      row = await store.getExecution(initial.executionId);
+    } catch (err) {
+      if (!res.headersSent) throw err;
+      res.destroy(err as Error);
+      return;
     }
     res.end();
   }
@@ -104,7 +105,8 @@ export function executionRoutes({ client, store, gateway }: ExecutionRoutesDeps)
             params: IdParams,
             responses: { 200: wire.Execution, 404: 'problem' },
             async handler({ params, principal }) {
-              return reply(200, wire.Execution, executionView(await visibleExecution(store, principal, params.id)));
+              const row = await visibleExecution(store, principal, params.id);
+              return reply(200, wire.Execution, executionView(row, apiUrl));
             },
           }),
         ]
@@ -144,7 +146,9 @@ export function executionRoutes({ client, store, gateway }: ExecutionRoutesDeps)
     defineRoute({
       method: 'get',
       path: `${base}/{id}/logs`,
-      summary: 'Driver logs (text); follow=true streams until the execution ends',
+      summary:
+        'Driver log (text) of the current attempt or ?attempt=N: archived once the attempt ended, else live; ' +
+        'follow=true streams it, through later attempts, until the execution ends',
       params: IdParams,
       query: LogsQuery,
       responses: { 200: { text: 'the driver log' }, 400: 'problem', 404: 'problem' },
@@ -152,12 +156,33 @@ export function executionRoutes({ client, store, gateway }: ExecutionRoutesDeps)
         const row = await visibleExecution(store, principal, params.id);
         res.type('text/plain; charset=utf-8');
         if (query.follow === 'true') {
-          await followLogs(res, row, query.tail);
+          const abort = new AbortController();
+          res.on('close', () => abort.abort());
+          res.setHeader('X-Content-Type-Options', 'nosniff');
+          res.flushHeaders();
+          await stream(
+            res,
+            followExecutionLog({ store, gateway }, row.executionId, {
+              ...(query.tail !== undefined ? { tail: query.tail } : {}),
+              ...(query.attempt !== undefined ? { attempt: query.attempt } : {}),
+              signal: abort.signal,
+            }),
+          );
           return undefined;
         }
-        if (!row.backend || !row.vendorRunId) return { status: 200, body: '' };
-        const ref = { executionId: row.executionId, attempt: row.attempt, vendorRunId: row.vendorRunId };
-        return { status: 200, body: await gateway.backend(row.backend).logs(ref, { tail: query.tail }) };
+        const chunks = readExecutionLog({ store, gateway }, row, { attempt: query.attempt, tail: query.tail });
+        // Read the first chunk before answering, so an attempt the execution never had is a 404, not a cut stream.
+        const iterator = chunks[Symbol.asyncIterator]();
+        const first = await iterator.next();
+        if (first.done) return { status: 200, body: '' };
+        await stream(
+          res,
+          (async function* () {
+            yield first.value;
+            for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+          })(),
+        );
+        return undefined;
       },
     }),
   ];
@@ -176,13 +201,15 @@ export function executionRoutes({ client, store, gateway }: ExecutionRoutesDeps)
           team: principal.role === 'admin' ? q.team : principal.team,
           jobPath: q.job,
           state: q.state,
+          trigger: q.trigger,
+          backend: q.backend,
           since: q.since ? new Date(q.since) : undefined,
           until: q.until ? new Date(q.until) : undefined,
           limit: q.limit,
           cursor: q.cursor,
         });
         return reply(200, wire.ExecutionPage, {
-          items: page.items.map(executionView),
+          items: page.items.map((row) => executionView(row, apiUrl)),
           ...(page.nextCursor ? { next_cursor: page.nextCursor } : {}),
         });
       },

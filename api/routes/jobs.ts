@@ -7,20 +7,26 @@
  */
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
-import type { Config } from '../../config/index.js';
+import { apiPublicUrl, type Config } from '../../config/index.js';
 import type { SparkGateway } from '../../gateway/index.js';
 import { JobSpec, type NormalizedJobSpec } from '../../schema/job-spec.js';
 import { jobPathOfContinuousId, jobPathOfJobId, teamOfJobPath } from '../../schema/vocabulary.js';
-import { continuousState, controlContinuousJob } from '../../service/continuous.js';
+import {
+  continuousState,
+  controlContinuousJob,
+  resizeContinuousJob,
+  ResourcesPatch,
+} from '../../service/continuous.js';
 import { getJobOverview, type ManifestDeps } from '../../service/manifests.js';
+import { recommendFor } from '../../service/sizing.js';
 import { previewSubmission, submitExecution } from '../../service/submit.js';
 import type { ExecutionStore } from '../../store/executions.js';
-import { authorizeTeam } from '../auth.js';
+import { authorizeOwner, authorizeTeam, USER_NAME } from '../auth.js';
 import type { ApiMetrics } from '../metrics.js';
 import { HttpProblem, validationProblem } from '../problem.js';
-import { fromReferenceBody, isReferenceBody, ReferenceSubmitBody } from '../reference-body.js';
+import { fromReferenceBody, isReferenceBody, ReferenceSubmitBody, referencePath } from '../reference-body.js';
 import { defineRoute, reply, type Route } from '../route.js';
-import { dryRunView, executionView, jobView, streamingView } from '../views.js';
+import { dryRunView, executionView, jobView, recommendationView, streamingView } from '../views.js';
 import * as wire from '../wire.js';
 
 export interface JobRoutesDeps {
@@ -36,7 +42,7 @@ const TEAM = z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'must be a lowe
 /** A submit body: the full JobSpec plus who submits it. */
 export const SubmitBody = JobSpec.extend({
   team: TEAM.optional(),
-  user: z.string().min(1).optional(),
+  user: USER_NAME.optional(),
   idempotency_key: z.string().min(1).max(200).optional(),
 });
 
@@ -58,7 +64,11 @@ function parseSubmit(body: unknown, config: Config): ParsedSubmit {
     const spec = JobSpec.safeParse(
       fromReferenceBody(ref.data, { jarTemplate: config.CORE_ETL_JAR_TEMPLATE, mainClass: config.CORE_ETL_MAIN_CLASS }),
     );
-    if (!spec.success) throw validationProblem(spec.error);
+    if (!spec.success) {
+      const problem = validationProblem(spec.error);
+      const errors = (problem.errors ?? []).map((e) => ({ ...e, path: referencePath(e.path) }));
+      throw new HttpProblem(400, problem.title, errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
+    }
     const team = ref.data.team === undefined ? undefined : TEAM.safeParse(ref.data.team);
     if (team && !team.success) throw validationProblem(team.error, 'team');
     return { team: team?.data, user: ref.data.user, idempotencyKey: ref.data.idempotency_key, spec: spec.data };
@@ -111,13 +121,15 @@ export function jobRoutes(deps: JobRoutesDeps & ManifestDeps): Route[] {
       async handler({ query, body, principal, req }) {
         const parsed = parseSubmit(body, config);
         const team = authorizeTeam(principal, { submit: parsed.team });
-        const owner = parsed.user ?? principal.name;
+        const owner = authorizeOwner(principal, parsed.user);
         const idempotencyKey = req.get('Idempotency-Key') ?? parsed.idempotencyKey;
+        const started = performance.now();
+        const took = () => (performance.now() - started) / 1000;
         try {
           assertBatch(parsed.spec);
           if (query.dryRun === 'true') {
             const dry = await previewSubmission(
-              { config, gateway },
+              { config, gateway, store },
               { team, owner, spec: parsed.spec, idempotencyKey },
             );
             return reply(200, wire.DryRun, dryRunView(dry));
@@ -127,7 +139,8 @@ export function jobRoutes(deps: JobRoutesDeps & ManifestDeps): Route[] {
             { team, owner, trigger: triggerOf(req.get('User-Agent')), spec: parsed.spec, idempotencyKey },
           );
           metrics.submissions.inc({ outcome: created ? 'created' : 'repeat' });
-          const view = executionView(execution);
+          metrics.submitSeconds.observe({ outcome: created ? 'created' : 'repeat' }, took());
+          const view = executionView(execution, apiPublicUrl(config));
           return reply(202, wire.SubmitAccepted, {
             job_id: view.job_id,
             execution_id: view.execution_id,
@@ -137,6 +150,7 @@ export function jobRoutes(deps: JobRoutesDeps & ManifestDeps): Route[] {
           });
         } catch (err) {
           metrics.submissions.inc({ outcome: 'rejected' });
+          metrics.submitSeconds.observe({ outcome: 'rejected' }, took());
           throw err;
         }
       },
@@ -163,10 +177,10 @@ export function jobRoutes(deps: JobRoutesDeps & ManifestDeps): Route[] {
           authorizeTeam(principal, { read: teamOfJobPath(jobPath), what: `job "${id}"` });
           const job = await getJobOverview(deps, actor(principal), jobPath);
           if (!job) throw new HttpProblem(404, 'Not found', `no job "${id}"`);
-          return reply(200, wire.Job, jobView(job));
+          return reply(200, wire.Job, jobView(job, apiPublicUrl(config)));
         }
         const row = await visibleExecution(store, principal, id);
-        return reply(200, wire.Execution, executionView(row));
+        return reply(200, wire.Execution, executionView(row, apiPublicUrl(config)));
       },
     }),
 
@@ -183,8 +197,48 @@ export function jobRoutes(deps: JobRoutesDeps & ManifestDeps): Route[] {
           rows.map((row) => getJobOverview(deps, actor(principal), row.jobPath, { live: false })),
         );
         return reply(200, z.object({ items: z.array(wire.Job) }), {
-          items: jobs.filter((j) => j !== undefined).map(jobView),
+          items: jobs.filter((j) => j !== undefined).map((job) => jobView(job, apiPublicUrl(config))),
         });
+      },
+    }),
+
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/jobs/{id}/recommendation',
+      summary:
+        "APS's sizing recommendation for a job's next run, from its recent executions (id <team>.<name> or " +
+        'continuous-<team>.<name>): each field with its reason, and a confidence',
+      params: IdParams,
+      responses: { 200: wire.Recommendation, 404: 'problem' },
+      async handler({ params, principal }) {
+        const { id } = params;
+        const jobPath = jobPathOfContinuousId(id) ?? jobPathOfJobId(id);
+        if (!jobPath) throw new HttpProblem(404, 'Not found', `no job "${id}": use <team>.<name>`);
+        const team = teamOfJobPath(jobPath);
+        authorizeTeam(principal, { read: team, what: `job "${id}"` });
+        const job = await store.getJob(jobPath);
+        if (!job) throw new HttpProblem(404, 'Not found', `no job "${id}"`);
+        const rec = await recommendFor({ store, config }, { team, jobPath, requested: job.spec.resources });
+        return reply(200, wire.Recommendation, recommendationView(jobPath, job.spec.sizing ?? 'manual', rec));
+      },
+    }),
+
+    defineRoute({
+      method: 'patch',
+      path: '/api/v1/jobs/{id}/resources',
+      summary:
+        'DCR: resize a streaming job (id continuous-<team>.<name> or <team>.<name>): a controlled restart from its ' +
+        'checkpoint with the new resources (the fields given; the rest unchanged)',
+      params: IdParams,
+      body: { json: { ResourcesPatch }, schema: ResourcesPatch, required: true },
+      responses: { 200: wire.StreamingJob, 400: 'problem', 404: 'problem', 409: 'problem', 422: 'problem' },
+      async handler({ params, body, principal }) {
+        const { id } = params;
+        const jobPath = jobPathOfContinuousId(id) ?? jobPathOfJobId(id);
+        if (!jobPath) throw new HttpProblem(404, 'Not found', `no streaming job "${id}"`);
+        authorizeTeam(principal, { read: teamOfJobPath(jobPath), what: `job "${id}"` });
+        const state = await resizeContinuousJob(deps, jobPath, body);
+        return reply(200, wire.StreamingJob, streamingView(id, state));
       },
     }),
 

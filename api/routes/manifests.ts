@@ -8,23 +8,33 @@
  */
 import express, { type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { parseManifest, type ManifestJob } from '../../dcp/manifest.js';
+import { parseManifestFile, type ManifestJob, type ManifestPool } from '../../dcp/manifest.js';
+import { Unavailable } from '../../service/errors.js';
 import {
   applyManifest,
+  applyPools,
   deleteManifest,
+  deletePools,
   diffManifest,
   getJobView,
   listJobViews,
+  planPools,
   type Actor,
   type ManifestDeps,
+  type PoolManifestDeps,
 } from '../../service/manifests.js';
+import type { SessionStore } from '../../store/sessions.js';
 import type { Principal } from '../auth.js';
 import { HttpProblem, validationProblem } from '../problem.js';
 import { defineRoute, reply, type Route } from '../route.js';
 import { manifestJobView } from '../views.js';
 import * as wire from '../wire.js';
 
-export type ManifestRoutesDeps = ManifestDeps & { config: ManifestDeps['config'] & { API_MAX_BODY_BYTES: number } };
+export type ManifestRoutesDeps = ManifestDeps & {
+  config: ManifestDeps['config'] & PoolManifestDeps['config'] & { API_MAX_BODY_BYTES: number };
+  /** For `kind: SessionPool` documents; without it a manifest holding one answers 503. */
+  sessions?: SessionStore;
+};
 
 export const YAML_TYPES = ['application/yaml', 'text/yaml', 'application/x-yaml', 'text/x-yaml'];
 
@@ -36,10 +46,10 @@ export const ManifestDeleteQuery = z.object({}).strict();
 /** A manifest body as the handler gets it: its text and the file name errors name. */
 const ManifestBody = z.union([z.string(), ManifestJsonBody]);
 
-function manifestOf(body: z.output<typeof ManifestBody>): ManifestJob[] {
+function manifestOf(body: z.output<typeof ManifestBody>): { jobs: ManifestJob[]; pools: ManifestPool[] } {
   return typeof body === 'string'
-    ? parseManifest(body, 'manifest.yaml')
-    : parseManifest(body.manifest, body.file ?? 'manifest.yaml');
+    ? parseManifestFile(body, 'manifest.yaml')
+    : parseManifestFile(body.manifest, body.file ?? 'manifest.yaml');
 }
 
 const actorOf = (p: Principal): Actor => ({ team: p.team, role: p.role });
@@ -65,6 +75,10 @@ export function manifestRoutes(deps: ManifestRoutesDeps): Route[] {
     },
   ];
   const body = { json: { ManifestJsonBody }, yaml: YAML_TYPES, schema: ManifestBody, required: true, parsers };
+  const poolDeps = (): PoolManifestDeps => {
+    if (!deps.sessions) throw new Unavailable('session pools are not served by this process');
+    return { client: deps.client, sessions: deps.sessions, config: deps.config };
+  };
 
   return [
     defineRoute({
@@ -80,15 +94,21 @@ export function manifestRoutes(deps: ManifestRoutesDeps): Route[] {
         413: 'problem',
         415: 'problem',
         422: 'problem',
+        503: 'problem',
       },
       async handler({ query, body: manifest, principal }) {
-        const jobs = manifestOf(manifest);
+        const { jobs, pools } = manifestOf(manifest);
         const dryRun = query.dryRun === 'true';
-        const plans = await (dryRun ? diffManifest : applyManifest)(deps, actorOf(principal), jobs);
+        const actor = actorOf(principal);
+        // Pools are checked before any job is written, so a refused pool leaves the whole manifest unapplied.
+        if (pools.length > 0) await planPools(poolDeps(), actor, pools);
+        const plans = await (dryRun ? diffManifest : applyManifest)(deps, actor, jobs);
+        const poolPlans = pools.length > 0 ? await (dryRun ? planPools : applyPools)(poolDeps(), actor, pools) : [];
         return reply(200, wire.ManifestApplied, {
           dry_run: dryRun,
-          changed: plans.some((p) => p.action !== 'unchanged'),
+          changed: [...plans, ...poolPlans].some((p) => p.action !== 'unchanged'),
           jobs: plans,
+          ...(pools.length > 0 ? { pools: poolPlans } : {}),
         });
       },
     }),
@@ -100,10 +120,20 @@ export function manifestRoutes(deps: ManifestRoutesDeps): Route[] {
       // Delete takes no options: `?dryRun=true` must not quietly delete for real.
       query: ManifestDeleteQuery,
       body,
-      responses: { 200: wire.ManifestDeleted, 400: 'problem', 403: 'problem', 413: 'problem', 415: 'problem' },
+      responses: {
+        200: wire.ManifestDeleted,
+        400: 'problem',
+        403: 'problem',
+        413: 'problem',
+        415: 'problem',
+        503: 'problem',
+      },
       async handler({ body: manifest, principal }) {
+        const { jobs, pools } = manifestOf(manifest);
+        const deleted = await deleteManifest(deps, actorOf(principal), jobs);
         return reply(200, wire.ManifestDeleted, {
-          jobs: await deleteManifest(deps, actorOf(principal), manifestOf(manifest)),
+          jobs: deleted,
+          ...(pools.length > 0 ? { pools: await deletePools(poolDeps(), actorOf(principal), pools) } : {}),
         });
       },
     }),

@@ -1,9 +1,9 @@
 /**
- * `spark-runner jobs list|get`: the jobs the API knows (applied from manifests, or recorded by a submit), each with
+ * `spark-runner jobs list|get|recommend`: the jobs the API knows (applied from manifests, or recorded by a submit), each with
  * its type, schedule, last execution and next scheduled run (GET /api/v1/manifests/jobs[/{team}/{name}]).
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import type { ManifestJob, ManifestJobList } from '../../api/wire.js';
+import type { ManifestJob, ManifestJobList, Recommendation } from '../../api/wire.js';
 
 type ManifestJobSchedule = NonNullable<ManifestJob['schedule']>;
 import { formatDuration, formatTime, json, keyValues, table } from '../format.js';
@@ -116,4 +116,44 @@ export function registerJobs(program: Command, rt: Runtime): void {
         .json<ManifestJob>('GET', `/api/v1/manifests/jobs/${encodeURIComponent(team)}/${encodeURIComponent(name)}`);
       out(opts.output, res, () => renderJob(res));
     });
+
+  jobs
+    .command('recommend')
+    .description(
+      "APS's sizing for the job's next run, from its recent executions: each field, its reason, a confidence",
+    )
+    .argument('<job>', 'job path, <team>/<name>', jobPathArg)
+    .addOption(outputOption())
+    .action(async (job: string, opts: { output: OutputFormat }, cmd: Command) => {
+      const [team, name] = job.split('/') as [string, string];
+      const res = await rt
+        .api(cmd)
+        .json<Recommendation>('GET', `/api/v1/jobs/${encodeURIComponent(`${team}.${name}`)}/recommendation`);
+      out(opts.output, res, () => renderRecommendation(res));
+    });
+}
+
+/** One line per field: requested → recommended, and why. */
+function renderRecommendation(r: Recommendation): string {
+  const row = (
+    name: string,
+    a: { value: number; requested: number; reason: string },
+    fmt: (n: number) => string = String,
+  ) => [name, fmt(a.requested), fmt(a.value), a.reason];
+  const rows = [
+    row('driver memory', r.driver_memory_mb, memory),
+    row('driver cores', r.driver_cores),
+    row('executor memory', r.executor_memory_mb, memory),
+    row('executor cores', r.executor_cores),
+    row('executors', r.executor_instances),
+  ];
+  const da = r.dynamic_allocation;
+  if (da) {
+    const b = (v: { min_executors: number; max_executors: number }) => `${v.min_executors}-${v.max_executors}`;
+    rows.push(['dynamic allocation', b(da.requested), b(da.value), da.reason]);
+  }
+  return (
+    `${r.job_path}: sizing ${r.sizing}, confidence ${r.confidence} (${r.measured} measured of ${r.samples} executions)\n` +
+    table(['FIELD', 'REQUESTED', 'RECOMMENDED', 'REASON'], rows)
+  );
 }

@@ -1,6 +1,6 @@
 /** `spark-runner list`: executions, newest first, filtered and paged like GET /api/v1/executions. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { EXECUTION_STATES } from '../../schema/states.js';
+import { BACKENDS, EXECUTION_STATES, TRIGGERS } from '../../schema/states.js';
 import type { ExecutionPage } from '../../api/wire.js';
 import { CliError } from '../errors.js';
 import { elapsed, formatTime, json, table } from '../format.js';
@@ -10,6 +10,8 @@ interface ListOptions {
   team?: string;
   job?: string;
   state?: string;
+  trigger?: string;
+  backend?: string;
   since?: string;
   until?: string;
   limit?: number;
@@ -49,6 +51,8 @@ export function registerList(program: Command, rt: Runtime): void {
     .addOption(
       new Option('--state <state>', `only executions in this state: ${EXECUTION_STATES.join(', ')}`).argParser(state),
     )
+    .addOption(new Option('--trigger <trigger>', 'only executions started this way').choices(TRIGGERS))
+    .addOption(new Option('--backend <backend>', 'only executions placed on this backend').choices(BACKENDS))
     .option('--since <time>', 'submitted at or after: ISO time, or an age like 30m, 6h, 7d')
     .option('--until <time>', 'submitted at or before: ISO time, or an age like 30m, 6h, 7d')
     .option('--limit <n>', 'at most n executions (the API allows 1-500; default 50)', positiveInt)
@@ -60,6 +64,8 @@ export function registerList(program: Command, rt: Runtime): void {
           team: opts.team,
           job: opts.job,
           state: opts.state,
+          trigger: opts.trigger,
+          backend: opts.backend,
           since: opts.since && parseSince(opts.since, '--since'),
           until: opts.until && parseSince(opts.until, '--until'),
           limit: opts.limit,

@@ -10,17 +10,22 @@ export function registerLogs(program: Command, rt: Runtime): void {
     .description("print an execution's driver log; with -f, stream it until the execution ends")
     .argument('<id>', 'execution id')
     .option('-f, --follow', 'keep streaming new lines until the execution ends (across retried attempts)')
-    .option('--tail <n>', 'only the last n lines (without --follow)', positiveInt)
-    .action(async (id: string, opts: { follow?: boolean; tail?: number }, cmd: Command) => {
+    .option('--tail <n>', 'only the last n lines (with -f: the last n so far, then the rest)', positiveInt)
+    .option(
+      '--attempt <n>',
+      'that attempt (default: the current one); its log is archived once it has ended',
+      positiveInt,
+    )
+    .action(async (id: string, opts: { follow?: boolean; tail?: number; attempt?: number }, cmd: Command) => {
       const api = rt.api(cmd);
       const { stdout, stderr } = rt.ctx;
       if (!opts.follow) {
-        const text = await api.text(jobPath(id, '/logs'), { tail: opts.tail });
+        const text = await api.text(jobPath(id, '/logs'), { tail: opts.tail, attempt: opts.attempt });
         await writeAll(stdout, text && !text.endsWith('\n') ? `${text}\n` : text);
         return;
       }
       let last = '';
-      await api.stream(jobPath(id, '/logs'), { follow: true, tail: opts.tail }, async (text) => {
+      await api.stream(jobPath(id, '/logs'), { follow: true, tail: opts.tail, attempt: opts.attempt }, async (text) => {
         last = text;
         await writeAll(stdout, text);
       });

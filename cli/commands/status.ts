@@ -1,7 +1,7 @@
 /** `spark-runner status <id>`: one execution's state, times, placement and error. */
 import type { Command } from 'commander';
 import type { Execution, StreamingJob } from '../../api/wire.js';
-import { elapsed, formatTime, json, keyValues } from '../format.js';
+import { elapsed, formatBytes, formatDuration, formatTime, json, keyValues } from '../format.js';
 import { jobPath, outputOption, type OutputFormat, type Runtime } from './shared.js';
 
 /** The key/value block `status` prints (also used after `submit --wait`). */
@@ -19,8 +19,38 @@ export function statusBlock(job: Execution): string {
     ['duration', elapsed(job.start_time, job.end_time)],
     ['spark ui', job.spark_ui_url],
     ['error', job.error ? `${job.error.class}: ${job.error.message ?? ''}` : undefined],
+    ...metricsLines(job.metrics),
     ['logs', `spark-runner logs ${job.execution_id}`],
   ]);
+}
+
+/** The Spark metrics of the last ended attempt, as read from its History Server (METRICS_SUMMARY's `spark`). */
+function metricsLines(m: Execution['metrics']): [string, string][] {
+  if (!m) return [];
+  const records = (bytes: number, count: number) => `${formatBytes(bytes)} (${count} records)`;
+  return [
+    ['spark app', `${m.app_id} (attempt ${m.attempt}, ${formatDuration(m.duration_ms)})`],
+    [
+      'tasks',
+      `${m.task_count} in ${m.stage_count} stages (${m.failed_task_count} failed, ${m.killed_task_count} killed)`,
+    ],
+    [
+      'executors',
+      `${m.executor_count}, ${formatBytes(m.total_executor_memory_bytes)} Spark memory (peak used ` +
+        `${formatBytes(m.peak_executor_memory_bytes)}; peak JVM heap ${formatBytes(m.peak_jvm_heap_bytes)})`,
+    ],
+    [
+      'task time',
+      `${formatDuration(m.executor_run_time_ms)} run, ${formatDuration(m.executor_cpu_time_ms)} CPU, ${m.gc_time_ms} ms GC`,
+    ],
+    [
+      'shuffle',
+      `read ${records(m.shuffle_read_bytes, m.shuffle_read_records)}, written ${records(m.shuffle_write_bytes, m.shuffle_write_records)}`,
+    ],
+    ['spill', `${formatBytes(m.memory_spill_bytes)} in memory, ${formatBytes(m.disk_spill_bytes)} on disk`],
+    ['input', records(m.input_bytes, m.input_records)],
+    ['output', records(m.output_bytes, m.output_records)],
+  ];
 }
 
 function isStreaming(job: Execution | StreamingJob): job is StreamingJob {

@@ -1,5 +1,5 @@
 /**
- * `spark-runner stop|resume <continuous-id>`: control a streaming job's continuous loop. stop ends the current run
+ * `spark-runner stop|resume|resize <continuous-id>`: control a streaming job's continuous loop (resize: DCR). stop ends the current run
  * (no process left) and leaves the loop idle in STOPPED; resume starts a run again, on the same checkpoint.
  */
 import type { Command } from 'commander';
@@ -43,4 +43,49 @@ export function registerStreaming(program: Command, rt: Runtime): void {
         rt.ctx.stdout.write(opts.output === 'json' ? json(job) : streamingLine(job));
       });
   }
+
+  program
+    .command('resize')
+    .description('DCR: give a streaming job new resources; it restarts once from its checkpoint with them')
+    .argument('<id>', 'streaming job id, continuous-<team>.<name>')
+    .option('--driver-memory <size>', 'e.g. 2g')
+    .option('--driver-cores <n>', 'driver cores', Number)
+    .option('--executor-memory <size>', 'e.g. 4g')
+    .option('--executor-cores <n>', 'cores per executor', Number)
+    .option('--executors <n>', 'executor count', Number)
+    .addOption(outputOption())
+    .action(
+      async (
+        id: string,
+        opts: {
+          driverMemory?: string;
+          driverCores?: number;
+          executorMemory?: string;
+          executorCores?: number;
+          executors?: number;
+          output: OutputFormat;
+        },
+        cmd: Command,
+      ) => {
+        if (!CONTINUOUS_ID.test(id)) {
+          throw new CliError(`"${id}" is not a streaming job id`, 'streaming jobs are named continuous-<team>.<name>');
+        }
+        const pick = (o: Record<string, unknown>) =>
+          Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+        const driver = pick({ memory: opts.driverMemory, cores: opts.driverCores });
+        const executor = pick({ memory: opts.executorMemory, cores: opts.executorCores, instances: opts.executors });
+        const body = {
+          ...(Object.keys(driver).length ? { driver } : {}),
+          ...(Object.keys(executor).length ? { executor } : {}),
+        };
+        if (!Object.keys(body).length) {
+          throw new CliError(
+            'nothing to resize',
+            'give at least one of --driver-memory, --driver-cores, --executor-memory, --executor-cores, --executors',
+          );
+        }
+        const job = await rt.api(cmd).json<StreamingJob>('PATCH', jobPath(id, '/resources'), { body });
+        rt.ctx.stdout.write(opts.output === 'json' ? json(job) : streamingLine(job));
+      },
+    );
 }

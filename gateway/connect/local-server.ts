@@ -22,16 +22,18 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, isPortOpen } from '../../provision/process.js';
 import { readStartTicks, stopGroup } from '../backends/local/process.js';
 
 export const CONNECT_SERVER_CLASS = 'org.apache.spark.sql.connect.service.SparkConnectServer';
 
 /** The line SparkConnectServer logs once its gRPC service is bound (Spark 4.0). */
 const STARTED_LINE = /SparkConnectServer: Spark Connect server started at: (?:\[[^\]]*\]|[^\s:]+):(\d+)/;
+/** Where the driver's UI (and its REST API, which says whether a job runs) ended up: spark.ui.port is 0. */
+const UI_LINE = /Successfully started service 'SparkUI' on port (\d+)/;
 
 const HOST = '127.0.0.1';
 
@@ -48,6 +50,12 @@ export interface LocalConnectServerOptions {
   startTimeoutMs?: number;
   /** Between SIGTERM and SIGKILL. Default 10 s. */
   stopGraceMs?: number;
+  /** `--name` of the Spark application (visible in argv; no secret). Default `spark-connect`. */
+  appName?: string;
+  /** Extra environment for the server (never the token, which is set here). */
+  env?: Record<string, string>;
+  /** Aborting while the server starts stops it and rejects. */
+  signal?: AbortSignal;
 }
 
 export interface LocalConnectServer {
@@ -58,6 +66,10 @@ export interface LocalConnectServer {
   /** The JVM's pid, which is also its process group id. */
   pid: number;
   pgid: number;
+  /** The kernel's start time of `pid`, so that a later stop never signals a reused pid. */
+  startTicks?: number;
+  /** The driver's Spark UI port (its REST API says whether a Spark job is running), when it was logged. */
+  uiPort?: number;
   logFile: string;
   /** From spawn to ready, in ms. */
   startMs: number;
@@ -80,6 +92,7 @@ export async function startLocalConnectServer(options: LocalConnectServerOptions
     driverMemoryMb: options.driverMemoryMb ?? 1024,
     scratchDir: workDir,
     conf: options.conf ?? {},
+    appName: options.appName ?? 'spark-connect',
   });
   fs.mkdirSync(path.join(workDir, 'tmp'), { recursive: true });
 
@@ -90,7 +103,7 @@ export async function startLocalConnectServer(options: LocalConnectServerOptions
     cwd: workDir,
     detached: true,
     stdio: ['ignore', out, out],
-    env: connectServerEnv(options.sparkHome, token),
+    env: { ...connectServerEnv(options.sparkHome, token), ...options.env, SPARK_CONNECT_AUTHENTICATE_TOKEN: token },
   });
   fs.closeSync(out);
   const exited = new Promise<number | string>((resolve) => {
@@ -112,8 +125,21 @@ export async function startLocalConnectServer(options: LocalConnectServerOptions
   };
 
   try {
-    const port = await waitUntilReady(logFile, logStart, exited, options.startTimeoutMs ?? 120_000);
-    return { host: HOST, port, token, pid, pgid: pid, logFile, startMs: Date.now() - started, exited, stop };
+    const port = await waitUntilReady(logFile, logStart, exited, options.startTimeoutMs ?? 120_000, options.signal);
+    const uiPort = Number(UI_LINE.exec(readText(logFile, logStart))?.[1]) || undefined;
+    return {
+      host: HOST,
+      port,
+      token,
+      pid,
+      pgid: pid,
+      ...(startTicks !== undefined ? { startTicks } : {}),
+      ...(uiPort ? { uiPort } : {}),
+      logFile,
+      startMs: Date.now() - started,
+      exited,
+      stop,
+    };
   } catch (err) {
     const tail = logTail(logFile);
     await stop();
@@ -128,6 +154,8 @@ export function connectServerArgs(settings: {
   /** Spark's local dir and the JVM's java.io.tmpdir go under it (`local/`, `tmp/`). */
   scratchDir: string;
   conf: Record<string, string>;
+  /** `--name`; default `spark-connect`. */
+  appName?: string;
 }): string[] {
   const conf: Record<string, string> = {
     'spark.connect.grpc.binding.address': HOST,
@@ -138,7 +166,7 @@ export function connectServerArgs(settings: {
     'spark.local.dir': path.join(settings.scratchDir, 'local'),
     ...settings.conf,
   };
-  const args = ['--class', CONNECT_SERVER_CLASS, '--master', 'local[1]', '--name', 'spark-connect'];
+  const args = ['--class', CONNECT_SERVER_CLASS, '--master', 'local[1]', '--name', settings.appName ?? 'spark-connect'];
   args.push('--driver-memory', `${settings.driverMemoryMb}m`);
   // Where the driver puts its spark-* and artifacts-* temporary directories.
   args.push('--driver-java-options', `-Djava.io.tmpdir=${path.join(settings.scratchDir, 'tmp')}`);
@@ -165,11 +193,13 @@ async function waitUntilReady(
   logStart: number,
   exited: Promise<number | string>,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<number> {
   let exit: number | string | undefined;
   void exited.then((code) => (exit = code));
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    if (signal?.aborted) throw new Error('the start was cancelled');
     if (exit !== undefined) throw new Error(`spark-submit exited (${exit}) before the server was ready`);
     const match = STARTED_LINE.exec(readText(logFile, logStart));
     if (match && (await isPortOpen(Number(match[1]), HOST))) return Number(match[1]);
@@ -193,4 +223,30 @@ function logTail(file: string, lines = 5): string {
     .filter((l) => l.trim() !== '')
     .slice(-lines)
     .join(' | ');
+}
+
+/** A free TCP port on loopback (the OS picks it; the server may still lose it, hence the log's port is read back). */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, HOST, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Whether something accepts TCP connections on host:port. */
+function isPortOpen(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host });
+    const done = (open: boolean) => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.setTimeout(1000, () => done(false));
+  });
 }

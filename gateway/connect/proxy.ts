@@ -21,6 +21,7 @@
  *
  * Status codes the proxy produces itself (all as trailers-only responses, `:status 200`):
  * - 16 UNAUTHENTICATED with resolve's message: resolve rejected the RPC;
+ * - 14 UNAVAILABLE with resolve's message: resolve found nothing to route to yet;
  * - 14 UNAVAILABLE: resolve threw (e.g. the session store is down), or the backend could not be reached or its
  *   connection was lost mid-RPC. Clients retry UNAVAILABLE (pyspark reattaches an ExecutePlan).
  * Anything else a client sees comes from the server, including RST_STREAM codes, passed on as they came.
@@ -69,7 +70,10 @@ export interface ResolveRequest {
 }
 
 export type Resolution =
-  { kind: 'route'; sessionId: string; backend: ConnectBackend } | { kind: 'reject'; message: string };
+  | { kind: 'route'; sessionId: string; backend: ConnectBackend }
+  | { kind: 'reject'; message: string }
+  /** The token is good but there is nothing to route to yet (a session still starting): clients retry this. */
+  | { kind: 'unavailable'; message: string };
 
 export type ActivityEvent = 'rpc-start' | 'rpc-end';
 
@@ -171,6 +175,8 @@ export async function createConnectProxy(options: ConnectProxyOptions): Promise<
     switch (resolution.kind) {
       case 'reject':
         return answer(stream, GrpcStatus.UNAUTHENTICATED, resolution.message);
+      case 'unavailable':
+        return answer(stream, GrpcStatus.UNAVAILABLE, resolution.message);
       case 'route':
         return forward(stream, headers, resolution.sessionId, resolution.backend);
       default:

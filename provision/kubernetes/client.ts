@@ -15,6 +15,8 @@ export interface KubeConnection {
   /** PEM bundle to trust; without it the server certificate is checked against the system CAs. */
   ca?: string | undefined;
   insecureSkipTlsVerify?: boolean | undefined;
+  /** The User-Agent of every request (the audit log tells clients apart by it). */
+  userAgent?: string | undefined;
 }
 
 export interface KubeResponse {
@@ -45,6 +47,7 @@ export async function kubeRequest(
         headers: {
           Authorization: `Bearer ${conn.token}`,
           Accept: 'application/json',
+          ...(conn.userAgent ? { 'User-Agent': conn.userAgent } : {}),
           ...(payload === undefined
             ? {}
             : { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(payload) }),

@@ -185,6 +185,8 @@ export interface KubeApiServerOptions {
   dir: string;
   /** Where both processes' output lines go (prefixed with the process); `null` discards them. */
   onLine?: ((line: string) => void) | null;
+  /** More kube-apiserver flags (tests: `--audit-policy-file`, `--audit-log-path`). */
+  extraArgs?: string[];
 }
 
 export interface KubeApiServer extends KubeConnection {
@@ -318,6 +320,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions): Promise
         `--service-account-key-file=${saPub}`,
         `--service-account-signing-key-file=${saKey}`,
         '--profiling=false',
+        ...(options.extraArgs ?? []),
       ],
       { onLine: apiLog.onLine, stopSignal: 'SIGTERM' },
     );

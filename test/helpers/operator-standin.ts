@@ -6,7 +6,11 @@
  * operator's finalizer, so deleting a CR mid-run goes through "ResourceReleased … shutdown as requested" before
  * the object disappears, as with the real operator.
  */
+import { KubeConfig, Watch } from '@kubernetes/client-node';
 import { kubeRequest, type KubeConnection } from '../../provision/kubernetes/index.js';
+
+/** The stand-in's User-Agent: the audit log tells its requests (the operator's, in production) from Spark Runner's. */
+export const STANDIN_USER_AGENT = 'operator-standin';
 
 export const STANDIN_FINALIZER = 'sparkapplications.spark.apache.org/finalizer';
 export const SHUTDOWN_MESSAGE = 'Spark application has been shutdown as requested.';
@@ -76,7 +80,25 @@ const path = (namespace: string, name: string) =>
   `/apis/spark.apache.org/v1/namespaces/${namespace}/sparkapplications/${name}`;
 const MERGE = { contentType: 'application/merge-patch+json' };
 
-export function createOperatorStandIn(conn: KubeConnection): OperatorStandIn {
+/** One status write as the operator makes it: `currentState` plus history entry `index`. */
+function statusPatch(t: Transition, index: number): object {
+  const state = {
+    currentStateSummary: t.state,
+    lastTransitionTime: new Date().toISOString(),
+    ...(t.message ? { message: t.message } : {}),
+    ...(t.driver ? { lastObservedDriverStatus: t.driver } : {}),
+  };
+  return {
+    status: {
+      currentState: state,
+      stateTransitionHistory: { [String(index)]: state },
+      currentAttemptSummary: { attemptInfo: { id: 0, restartCounter: 0 } },
+    },
+  };
+}
+
+export function createOperatorStandIn(given: KubeConnection): OperatorStandIn {
+  const conn = { userAgent: STANDIN_USER_AGENT, ...given };
   async function patch(url: string, body: object): Promise<void> {
     const res = await kubeRequest(conn, 'PATCH', url, body, MERGE);
     if (res.status !== 200) throw new Error(`stand-in PATCH ${url} → ${res.status}: ${res.text}`);
@@ -89,19 +111,7 @@ export function createOperatorStandIn(conn: KubeConnection): OperatorStandIn {
     const history = (res.body as { status?: { stateTransitionHistory?: Record<string, unknown> } }).status
       ?.stateTransitionHistory;
     const next = Math.max(-1, ...Object.keys(history ?? {}).map(Number)) + 1;
-    const state = {
-      currentStateSummary: t.state,
-      lastTransitionTime: new Date().toISOString(),
-      ...(t.message ? { message: t.message } : {}),
-      ...(t.driver ? { lastObservedDriverStatus: t.driver } : {}),
-    };
-    await patch(`${path(namespace, name)}/status`, {
-      status: {
-        currentState: state,
-        stateTransitionHistory: { [String(next)]: state },
-        currentAttemptSummary: { attemptInfo: { id: 0, restartCounter: 0 } },
-      },
-    });
+    await patch(`${path(namespace, name)}/status`, statusPatch(t, next));
   }
 
   return {
@@ -113,6 +123,140 @@ export function createOperatorStandIn(conn: KubeConnection): OperatorStandIn {
     async finishDeletion(namespace, name) {
       await transition(namespace, name, { state: 'ResourceReleased', message: SHUTDOWN_MESSAGE });
       await patch(path(namespace, name), { metadata: { finalizers: null } });
+    },
+  };
+}
+
+/** A SparkApplication the fleet picked up, as its plan sees it. */
+export interface FleetApp {
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+}
+
+/**
+ * What the fleet does with one app: each step after its delay (ms after the previous step, or after pick-up); a
+ * function is asked when the previous step is done (an end time the caller learns later).
+ */
+export type FleetPlan = { step: string | Transition; afterMs: number | (() => number) }[];
+
+export interface FleetWrite {
+  app: FleetApp;
+  state: string;
+  /** Epoch ms when the API server had accepted the status write (its response arrived). */
+  at: number;
+}
+
+export interface StandInFleet {
+  /** Every status write so far, in order. */
+  readonly writes: FleetWrite[];
+  /** Apps picked up, and apps whose plan has run to its end. */
+  readonly picked: number;
+  readonly done: number;
+  /** Write failures (each is retried once after 500 ms, then counted here). */
+  readonly failures: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * TEST-ONLY: the stand-in at scale. It watches every SparkApplication labelled as Spark Runner's (one watch, its
+ * own User-Agent) and moves each new one through `plan(app)` on its own timers, one status write per transition
+ * through the status subresource, as the operator does. It keeps each app's history index itself, so a
+ * transition costs one PATCH (the operator works from its informer cache, not a GET per write).
+ */
+export function startStandInFleet(
+  given: KubeConnection & { kubeconfigPath: string },
+  plan: (app: FleetApp) => FleetPlan,
+): StandInFleet {
+  const conn = { userAgent: STANDIN_USER_AGENT, ...given };
+  const writes: FleetWrite[] = [];
+  const failures: string[] = [];
+  const seen = new Set<string>();
+  const timers = new Set<NodeJS.Timeout>();
+  let picked = 0;
+  let done = 0;
+  let stopped = false;
+
+  async function write(app: FleetApp, t: Transition, index: number): Promise<void> {
+    const url = `${path(app.namespace, app.name)}/status`;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const res = await kubeRequest(conn, 'PATCH', url, statusPatch(t, index), MERGE).catch((err: Error) => ({
+        status: 0,
+        text: err.message,
+      }));
+      if (res.status === 200) {
+        writes.push({ app, state: t.state, at: Date.now() });
+        return;
+      }
+      if (attempt === 0) await new Promise((r) => setTimeout(r, 500));
+      else failures.push(`${app.name} ${t.state}: ${res.status} ${res.text.slice(0, 200)}`);
+    }
+  }
+
+  function run(app: FleetApp, steps: FleetPlan, index = 0): void {
+    if (stopped) return;
+    const next = steps[index];
+    if (!next) {
+      done += 1;
+      return;
+    }
+    const timer = setTimeout(
+      () => {
+        timers.delete(timer);
+        const t = typeof next.step === 'string' ? { state: next.step } : next.step;
+        void write(app, t, index).then(() => run(app, steps, index + 1));
+      },
+      Math.max(0, typeof next.afterMs === 'function' ? next.afterMs() : next.afterMs),
+    );
+    timers.add(timer);
+  }
+
+  const kc = new KubeConfig();
+  kc.loadFromFile(given.kubeconfigPath);
+  const fetchOptions = kc.applyToFetchOptions.bind(kc);
+  kc.applyToFetchOptions = async (opts) => {
+    const init = await fetchOptions(opts);
+    (init.headers as unknown as Headers).set('User-Agent', STANDIN_USER_AGENT);
+    return init;
+  };
+  const watch = new Watch(kc);
+  let controller: AbortController | undefined;
+  const open = async (): Promise<void> => {
+    if (stopped) return;
+    controller = await watch.watch(
+      '/apis/spark.apache.org/v1/sparkapplications',
+      { labelSelector: 'app.kubernetes.io/managed-by=spark-runner' },
+      (
+        type: string,
+        obj: { metadata?: { name?: string; namespace?: string; labels?: Record<string, string> }; status?: object },
+      ) => {
+        const { name, namespace, labels } = obj.metadata ?? {};
+        if (type !== 'ADDED' || !name || !namespace || seen.has(`${namespace}/${name}`)) return;
+        if (obj.status) return; // already reconciled (by an earlier fleet): not new
+        seen.add(`${namespace}/${name}`);
+        picked += 1;
+        const app = { name, namespace, labels: labels ?? {} };
+        run(app, plan(app));
+      },
+      () => void setTimeout(() => void open(), 200), // the server ended the watch: reopen (ADDED repeats are skipped)
+    );
+  };
+  const opened = open();
+
+  return {
+    writes,
+    failures,
+    get picked() {
+      return picked;
+    },
+    get done() {
+      return done;
+    },
+    async stop() {
+      stopped = true;
+      await opened.catch(() => undefined);
+      controller?.abort();
+      for (const t of timers) clearTimeout(t);
     },
   };
 }

@@ -4,11 +4,14 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import pino from 'pino';
 import { loadConfig, type Config } from '../../config/index.js';
+import { connectTemporal } from '../../config/temporal.js';
 import type { Backend, StatusSource } from '../../gateway/backend.js';
+import { findLocalSparks } from '../../gateway/backends/local/spark-install.js';
 import { composeGateway } from '../../gateway/compose.js';
 import type { SparkGateway } from '../../gateway/index.js';
 import type { BackendName } from '../../schema/states.js';
@@ -28,6 +31,8 @@ export function testEnv(overrides: Record<string, string> = {}): NodeJS.ProcessE
     STATUS_POLL_INTERVAL_MS: '5000',
     LOCAL_WATCH_INTERVAL_MS: '250',
     LOG_LEVEL: 'warn',
+    // Tests write their applications to temporary directories besides running the checkout's examples.
+    LOCAL_APPLICATION_ROOTS: [process.cwd(), os.tmpdir(), tmp].join(','),
     ...overrides,
   };
 }
@@ -52,13 +57,14 @@ export async function openTestStack(overrides: Record<string, string> = {}): Pro
   const env = testEnv(overrides);
   const config = loadConfig(env);
   fs.mkdirSync(config.SPARK_RUNNER_DATA, { recursive: true });
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS! });
+  const connection = await connectTemporal(config);
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const database = openDatabase(config.DATABASE_URL!);
   const store = new ExecutionStore(database.db);
   const workers: RunningWorker[] = [];
   const logger = pino({ level: config.LOG_LEVEL });
-  const spark = { sparkHome: config.SPARK_HOME!, python: config.SPARK_PYTHON };
+  // Every Spark the global setup provisioned (LOCAL_SPARK_VERSIONS), as a worker would find them.
+  const spark = await findLocalSparks(config);
   // For submits while no worker runs in this process (tests that run bin/worker.ts as a process of its own).
   const apiComposition = await composeGateway({ role: 'api', config, logger, store, spark });
   return {

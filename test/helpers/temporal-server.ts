@@ -12,9 +12,9 @@ import {
   ensureNamespace,
   setupTemporalSchema,
   startTemporalServer,
+  temporalPostgresFrom,
   type FrontendTls,
   type RunningTemporalServer,
-  type TemporalPostgres,
 } from '../../provision/temporal-server.js';
 import { certPair, type TestCerts } from './certs.js';
 
@@ -23,6 +23,13 @@ export interface TestTemporalServerOptions {
   tls?: { certs: TestCerts; requireClientAuth: boolean };
   /** Output lines of the server; default discarded (the last ones are quoted if it fails to start). */
   onLine?: ((line: string) => void) | null;
+  /** The server's JWT authorizer on, with keys from `jwksUrl`; `adminToken` (cluster admin) sets it up. */
+  authorization?: { jwksUrl: string; adminToken: string };
+  /**
+   * Register the `default` namespace and the search attributes (the product's set-up); default true. false leaves
+   * the server as a fresh install is: no namespace at all.
+   */
+  setup?: boolean;
 }
 
 export interface TestTemporalServer {
@@ -31,6 +38,8 @@ export interface TestTemporalServer {
   readonly databases: { main: string; visibility: string };
   /** Client TLS for the frontend with the test client certificate, when it serves TLS. */
   readonly clientTls?: TLSConfig;
+  /** Settings that point a Spark Runner process at it (address, and the TLS files when it serves TLS). */
+  readonly env: Record<string, string>;
   /** The server process now running, or last run. */
   readonly current: RunningTemporalServer;
   /** Stops the server, and drops its databases. */
@@ -41,21 +50,10 @@ export interface TestTemporalServer {
   restart(): Promise<void>;
 }
 
-function env(name: string): string {
+function required(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is unset: the vitest global setup did not run`);
   return value;
-}
-
-function postgresFrom(url: string, databases: TemporalPostgres['databases']): TemporalPostgres {
-  const u = new URL(url);
-  return {
-    host: u.hostname,
-    port: Number(u.port || 5432),
-    user: decodeURIComponent(u.username),
-    password: u.password ? decodeURIComponent(u.password) : undefined,
-    databases,
-  };
 }
 
 async function dropDatabases(url: string, names: string[]): Promise<void> {
@@ -72,12 +70,16 @@ async function dropDatabases(url: string, names: string[]): Promise<void> {
 
 export async function startTestTemporalServer(options: TestTemporalServerOptions = {}): Promise<TestTemporalServer> {
   const id = crypto.randomUUID().slice(0, 8);
-  const databaseUrl = env('DATABASE_URL');
+  const databaseUrl = required('DATABASE_URL');
   const databases = { main: `temporal_${id}`, visibility: `temporal_${id}_visibility` };
-  const postgres = postgresFrom(databaseUrl, databases);
-  const dir = path.join(env('SPARK_RUNNER_TEST_TMP'), `temporal-server-${id}`);
+  const postgres = temporalPostgresFrom(databaseUrl, databases);
+  const dir = path.join(required('SPARK_RUNNER_TEST_TMP'), `temporal-server-${id}`);
   fs.mkdirSync(dir, { recursive: true });
-  await setupTemporalSchema({ sqlTool: env('TEMPORAL_SQL_TOOL'), schemaDir: env('TEMPORAL_SCHEMA_DIR'), ...postgres });
+  await setupTemporalSchema({
+    sqlTool: required('TEMPORAL_SQL_TOOL'),
+    schemaDir: required('TEMPORAL_SCHEMA_DIR'),
+    ...postgres,
+  });
 
   const certs = options.tls?.certs;
   const tls: FrontendTls | undefined = certs && {
@@ -92,18 +94,33 @@ export async function startTestTemporalServer(options: TestTemporalServerOptions
   };
   const start = (previous?: RunningTemporalServer) =>
     startTemporalServer({
-      server: env('TEMPORAL_SERVER'),
+      server: required('TEMPORAL_SERVER'),
       dir,
       postgres,
       tls,
       frontendPort: previous?.frontendPort,
       internalPorts: previous?.internalPorts,
       onLine: options.onLine,
+      ...(options.authorization ? { authorization: { jwksUrl: options.authorization.jwksUrl } } : {}),
     });
 
   let current = await start();
+  const env: Record<string, string> = {
+    TEMPORAL_ADDRESS: current.address,
+    ...(certs && {
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.ca.certFile,
+      TEMPORAL_TLS_CLIENT_CERT_PATH: certs.client.certFile,
+      TEMPORAL_TLS_CLIENT_KEY_PATH: certs.client.keyFile,
+      // The certificate names localhost; an IP as the TLS server name is refused by RFC 6066 (and warned about).
+      TEMPORAL_TLS_SERVER_NAME: 'localhost',
+    }),
+  };
   try {
-    await ensureNamespace(current.address, 'default', clientTls);
+    if (options.setup !== false) {
+      await ensureNamespace(current.address, 'default', clientTls, {
+        ...(options.authorization ? { apiKey: options.authorization.adminToken } : {}),
+      });
+    }
   } catch (err) {
     await current.stop();
     throw err;
@@ -113,6 +130,7 @@ export async function startTestTemporalServer(options: TestTemporalServerOptions
     address: current.address,
     databases,
     clientTls,
+    env,
     get current() {
       return current;
     },

@@ -97,7 +97,8 @@ describe('submitting and checking jobs', () => {
       attempts: 1,
       backend: 'sim',
       error: null,
-      logs_url: `/api/v1/jobs/${id}/logs`,
+      // Absolute, from API_PUBLIC_URL (unset here: localhost on API_PORT).
+      logs_url: `http://localhost:${stack.config.API_PORT}/api/v1/jobs/${id}/logs`,
     });
     expect(Date.parse(status.start_time as string)).toBeLessThanOrEqual(Date.parse(status.end_time as string));
 
@@ -129,7 +130,7 @@ describe('submitting and checking jobs', () => {
       job_type: 'batch',
       execution_id: id,
       status: 'SUCCEEDED',
-      logs_url: `/api/v1/jobs/${id}/logs`,
+      logs_url: `http://localhost:${stack.config.API_PORT}/api/v1/jobs/${id}/logs`,
       last_execution: { execution_id: id, status: 'SUCCEEDED' },
       streaming: null,
     });
@@ -168,7 +169,8 @@ describe('submitting and checking jobs', () => {
     expect(lastLine.text.trim().split('\n')).toEqual([logs.text.trim().split('\n').at(-1)]);
   });
 
-  it("accepts the reference's request body and runs it as a CoreETL application", async () => {
+  // Running it for real is readme-examples.test.ts's: the README's REST example on local Spark and Iceberg.
+  it("accepts the reference's request body and turns it into a CoreETL application (a dry run)", async () => {
     const body = {
       name: 'my-etl-job',
       team: 'data-infra',
@@ -176,11 +178,19 @@ describe('submitting and checking jobs', () => {
       config: {
         spark_version: '3.5',
         job_type: 'BATCH',
-        core_etl: { version: '2.7.0', job_spec: { sources: [{ type: 'iceberg' }], sinks: [] } },
+        core_etl: {
+          version: '2.7.0',
+          job_spec: {
+            sources: [{ type: 'iceberg', catalog: 'pedregal', database: 'raw', table: 'events' }],
+            transformations: [{ type: 'sql', query: "SELECT * FROM source WHERE event_type = 'order'" }],
+            sinks: [{ type: 'iceberg', catalog: 'pedregal', database: 'derived', table: 'processed_events' }],
+          },
+        },
         resources: { driver: { cores: 2, memory: '4g' }, executor: { instances: 5, cores: 4, memory: '8g' } },
       },
     };
-    const dry = await call('POST', '/api/v1/jobs?dryRun=true', { token: api.tokens.dataInfra, body });
+    // An admin token: the body names a user, which a member token may only do for itself.
+    const dry = await call('POST', '/api/v1/jobs?dryRun=true', { token: api.tokens.admin, body });
     expect(dry.status).toBe(200);
     expect(dry.json).toMatchObject({
       dry_run: true,
@@ -194,17 +204,20 @@ describe('submitting and checking jobs', () => {
         resources: { executor: { instances: 5, cores: 4, memoryMb: 8192 } },
       },
     });
+    // On local Spark the builtin runtime runs the spec, not the jar (which cannot be fetched here).
+    expect(JSON.stringify(dry.json.payload)).toContain('coreetl/runtime.py');
   });
 
   it('returns the backend payload for dryRun=true and creates nothing', async () => {
     const before = await counts();
     const dry = await call('POST', '/api/v1/jobs?dryRun=true', {
       token: ISOLATED_TOKEN,
-      body: { ...job('dry'), backend: 'local', application: { type: 'python', file: '/jobs/etl.py' } },
+      // Under the directory the API started in, one of LOCAL_APPLICATION_ROOTS.
+      body: { ...job('dry'), backend: 'local', application: { type: 'python', file: 'jobs/etl.py' } },
     });
     expect(dry.status).toBe(200);
     expect(dry.json.backend).toBe('local');
-    expect(JSON.stringify(dry.json.payload)).toContain('/jobs/etl.py');
+    expect(JSON.stringify(dry.json.payload)).toContain('jobs/etl.py');
     expect(await counts()).toEqual(before);
   });
 });
@@ -426,6 +439,9 @@ describe('service routes', () => {
       /spark_runner_http_requests_total\{method="POST",route="\/api\/v1\/jobs",status="202"\} \d+/,
     );
     expect(metrics.text).toMatch(/spark_runner_submissions_total\{outcome="created"\} \d+/);
-    expect(metrics.text).toMatch(/spark_runner_executions\{state="SUCCEEDED"\} [1-9]\d*/);
+    // In flight only (terminal executions are the worker's spark_runner_executions_finished_total).
+    expect(metrics.text).toMatch(/spark_runner_executions\{state="RUNNING"\} \d+/);
+    expect(metrics.text).not.toMatch(/spark_runner_executions\{state="SUCCEEDED"\}/);
+    expect(metrics.text).toMatch(/spark_runner_submit_seconds_count\{outcome="created"\} [1-9]\d*/);
   });
 });

@@ -130,6 +130,16 @@ describe('the spark-runner CLI', () => {
     expect(list.code).toBe(0);
     const page = JSON.parse(list.stdout) as { items: { execution_id: string; status: string }[] };
     expect(page.items).toEqual([expect.objectContaining({ execution_id: piId, status: 'SUCCEEDED' })]);
+    // The CLI submitted it to local Spark: --trigger and --backend filter on exactly that.
+    const filtered = async (...flags: string[]) =>
+      (
+        JSON.parse(
+          (await cli(['list', '--job', 'data-infra/cli-pi', ...flags, '--output', 'json'])).stdout,
+        ) as typeof page
+      ).items.length;
+    expect(await filtered('--trigger', 'cli', '--backend', 'local')).toBe(1);
+    expect(await filtered('--trigger', 'schedule')).toBe(0);
+    expect(await filtered('--backend', 'emr')).toBe(0);
 
     const events = await cli(['events', piId]);
     expect(events.code).toBe(0);

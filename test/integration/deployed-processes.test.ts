@@ -92,13 +92,20 @@ describe('the built package', () => {
     const compose = YAML.parse(fs.readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as {
       services: Record<string, { command?: string[] }>;
     };
-    for (const name of ['api', 'worker']) argvs.push([...entrypoint, ...(compose.services[name]!.command ?? [])]);
-    for (const containers of deploymentContainers(objects).values()) {
+    for (const name of ['api', 'worker', 'temporal-setup']) {
+      argvs.push([...entrypoint, ...(compose.services[name]!.command ?? [])]);
+    }
+    const setupJobs = objects.filter((o) => o.kind === 'Job');
+    const jobContainers = setupJobs.flatMap(
+      (o) => (o.spec as { template: { spec: { containers: Container[] } } }).template.spec.containers,
+    );
+    for (const containers of [...deploymentContainers(objects).values(), jobContainers]) {
       for (const c of containers) argvs.push([...(c.command ?? []), ...(c.args ?? [])]);
     }
     for (const argv of argvs) expect(argv[0], argv.join(' ')).toBe('node');
     const referenced = [...new Set(argvs.flatMap(scripts))].sort();
-    expect(referenced).toEqual(['bin/api.js', 'bin/watcher.js', 'bin/worker.js']);
+    // The Temporal set-up (compose's one-shot service, the chart's hook Job) is the CLI.
+    expect(referenced).toEqual(['bin/api.js', 'bin/spark-runner.js', 'bin/watcher.js', 'bin/worker.js']);
     for (const file of referenced) expect(fs.existsSync(path.join(pkg, file)), `${file} in the package`).toBe(true);
     // What they need at run time is there too: the migrations, the prebuilt workflow bundle and package.json.
     for (const file of ['package.json', 'migrations/meta/_journal.json', 'workflows/bundle.js']) {
@@ -223,6 +230,9 @@ describe('the chart deployed', () => {
         API_PORT: port,
         WATCHER_HOST: '127.0.0.1',
         WATCHER_PORT: port,
+        // The chart's worker metrics port is fixed (9464): any free one here.
+        WORKER_METRICS_HOST: '127.0.0.1',
+        WORKER_METRICS_PORT: '0',
         // Only a watcher signal can finish an execution within the test.
         STATUS_POLL_INTERVAL_MS: '3600000',
         GATEWAY_HEALTH_INTERVAL_MS: '500',

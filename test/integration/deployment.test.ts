@@ -22,6 +22,8 @@ import {
   only,
   RELEASE_NS,
   renderChart,
+  type Container,
+  type EnvVar,
   type KubeObject,
 } from '../helpers/chart.js';
 import { startTestKube } from '../helpers/kube.js';
@@ -168,11 +170,71 @@ describe('helm chart', () => {
     expect(skipped).toEqual(['ServiceMonitor']);
   });
 
+  it('has the ServiceMonitor scrape /metrics of the API, the workers and the watchers, on ports their pods open', async () => {
+    const objects = await render('ci/multi-domain-values.yaml');
+    type Port = { name: string; port?: number; containerPort?: number; targetPort?: string };
+    const monitor = objects.find((o) => o.kind === 'ServiceMonitor')!;
+    const spec = monitor.spec as {
+      selector: { matchExpressions: { key: string; values: string[] }[] };
+      endpoints: { port: string; path: string }[];
+    };
+    expect(spec.selector.matchExpressions[0]!.values.sort()).toEqual(['api', 'watcher', 'worker']);
+    const endpointPorts = spec.endpoints.map((e) => `${e.port} ${e.path}`).sort();
+    expect(endpointPorts).toEqual(['http /metrics', 'metrics /metrics']);
+    const services = objects.filter((o) => o.kind === 'Service');
+    const deployments = objects.filter((o) => o.kind === 'Deployment');
+    for (const component of ['api', 'worker', 'watcher']) {
+      const service = services.find((o) => o.metadata.labels?.['app.kubernetes.io/component'] === component)!;
+      const [port] = (service.spec as { ports: Port[] }).ports;
+      expect(['http', 'metrics'], component).toContain(port!.name);
+      const deployment = deployments.find((o) => o.metadata.labels?.['app.kubernetes.io/component'] === component)!;
+      const pod = (deployment.spec as { template: { spec: { containers: { ports?: Port[]; env?: EnvVar[] }[] } } })
+        .template.spec.containers[0]!;
+      expect(
+        pod.ports?.map((p) => p.name),
+        component,
+      ).toContain(port!.targetPort);
+      if (component === 'worker') {
+        const env = Object.fromEntries((pod.env ?? []).map((e) => [e.name, e.value]));
+        expect(env.WORKER_METRICS_PORT).toBe(String(pod.ports!.find((p) => p.name === 'metrics')!.containerPort));
+        expect(env.WORKER_METRICS_HOST).toBe('0.0.0.0');
+      }
+    }
+  });
+
   it('passes helm lint --strict with the default and the multi-domain values', async () => {
     for (const values of [[], ['-f', path.join(CHART, 'ci/multi-domain-values.yaml')]]) {
       const { stdout } = await run(helm, ['lint', '--strict', CHART, ...values]);
       expect(stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
     }
+  });
+
+  it('renders the optional History Server Deployment and Service, which pass lint and the API server accepts', async () => {
+    const sets = [
+      'historyServer.enabled=true',
+      'historyServer.logDirectory=s3a://spark-events/',
+      'historyServer.maxAgeDays=14',
+    ];
+    const objects = await renderChart(helm, [], sets);
+    const [container] = deploymentContainers(objects).get('history-server')!;
+    expect(container!.command).toEqual(['/opt/spark/bin/spark-class']);
+    expect(container!.args).toEqual(['org.apache.spark.deploy.history.HistoryServer']);
+    const opts = container!.env!.find((e) => e.name === 'SPARK_HISTORY_OPTS')!.value!.split(' ');
+    expect(opts).toEqual(
+      expect.arrayContaining([
+        '-Dspark.history.fs.logDirectory=s3a://spark-events/',
+        '-Dspark.history.fs.cleaner.enabled=true',
+        '-Dspark.history.fs.cleaner.maxAge=14d',
+        '-Dspark.history.ui.port=18080',
+      ]),
+    );
+    const own = objects.filter((o) => o.metadata.name.endsWith('-history-server'));
+    expect(own.map((o) => o.kind).sort()).toEqual(['Deployment', 'Service']);
+    expect(await dryRunAll(own)).toEqual([]);
+    const { stdout } = await run(helm, ['lint', '--strict', CHART, ...sets.flatMap((s) => ['--set', s])]);
+    expect(stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+    // Off by default.
+    expect([...deploymentContainers(await render()).keys()]).not.toContain('history-server');
   });
 
   it('documents every value with a comment', () => {
@@ -203,6 +265,29 @@ describe('helm chart', () => {
       fs.writeFileSync(file, clusters!);
       expect(loadGatewayConfig(file).clusters.map((c) => c.inCluster)).toEqual([true]);
     }
+    // The Temporal set-up hook Job and every Deployment get the same Temporal TLS files and API key, all known.
+    const secured = await renderChart(
+      helm,
+      [],
+      ['temporalTls.secretName=temporal-tls', 'temporalApiKey.secretName=key'],
+    );
+    const setupJob = secured.find((o) => o.kind === 'Job')!;
+    const jobContainer = (setupJob.spec as { template: { spec: { containers: Container[] } } }).template.spec
+      .containers[0]!;
+    const temporalEnv = (c: Container) => (c.env ?? []).filter((v) => /^TEMPORAL_(TLS|API)/.test(v.name));
+    expect(temporalEnv(jobContainer).map((v) => v.name)).toEqual([
+      'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+      'TEMPORAL_TLS_CLIENT_CERT_PATH',
+      'TEMPORAL_TLS_CLIENT_KEY_PATH',
+      'TEMPORAL_API_KEY',
+    ]);
+    for (const [component, [container]] of deploymentContainers(secured)) {
+      expect(temporalEnv(container!), component).toEqual(temporalEnv(jobContainer));
+    }
+    const jobEnv: Record<string, string> = {};
+    for (const v of jobContainer.env ?? []) jobEnv[v.name] = v.value ?? `from-secret-${v.name}`;
+    expect(Object.keys(jobEnv).filter((k) => !known.has(k))).toEqual([]);
+    expect(() => loadConfig(jobEnv)).not.toThrow();
     // Workers leave the watch to the watcher Deployment; the watcher serves its probes on the watcher port.
     const containers = deploymentContainers(await render());
     expect(containers.get('worker')![0]!.env).toContainEqual({ name: 'WORKER_WATCHES_KUBERNETES', value: 'false' });
@@ -238,14 +323,14 @@ describe('docker-compose.yml', () => {
     );
     expect(missing).toMatch(/API_TOKENS/);
     expect(stdout.split('\n').filter(Boolean).sort()).toEqual(
-      ['api', 'postgres', 'temporal', 'temporal-admin-tools', 'temporal-ui', 'worker'].sort(),
+      ['api', 'postgres', 'temporal', 'temporal-admin-tools', 'temporal-setup', 'temporal-ui', 'worker'].sort(),
     );
     // Spark Runner's services get only variables its config knows, and the config accepts them.
     const file = parseYaml(fs.readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as {
       services: Record<string, { environment?: Record<string, string> }>;
     };
     const known = new Set(Object.keys(ConfigSchema.shape));
-    for (const name of ['api', 'worker']) {
+    for (const name of ['api', 'worker', 'temporal-setup']) {
       const env = { ...file.services[name]!.environment, API_TOKENS: 'ci:data-infra:admin:not-a-real-token' };
       expect(Object.keys(env).filter((k) => !known.has(k))).toEqual([]);
       expect(() => loadConfig(env)).not.toThrow();

@@ -146,7 +146,7 @@ describe('the Kubernetes backend on a real API server', () => {
           type: 'coreEtl',
           jarPath: 's3://b/core.jar',
           mainClass: 'com.acme.CoreEtl',
-          jobSpec: { steps: [{ sql: 'x' }] },
+          jobSpec: { sources: [{ type: 'parquet', path: 's3://b/in/' }], sinks: [{ type: 'console' }] },
         },
         { resources: { dynamicAllocation: { maxExecutors: 4 } }, args: ['--x'] },
       ),

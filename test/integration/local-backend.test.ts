@@ -264,11 +264,13 @@ describe('spark-submit command line', () => {
         type: 'coreEtl',
         jarPath: '/jars/core.jar',
         mainClass: 'com.x.Main',
-        jobSpec: { tables: ['a b'] },
+        jobSpec: { sources: [{ type: 'csv', path: '/in/a b.csv' }], sinks: [{ type: 'console' }] },
       },
       args: ['x'],
     });
-    const coreEtlTail = ['--class', 'com.x.Main', '/jars/core.jar', '--job-spec', '{"tables":["a b"]}', 'x'];
+    const json =
+      '{"sources":[{"type":"csv","path":"/in/a b.csv","options":{}}],"transformations":[],"sinks":[{"type":"console","rows":20}]}';
+    const coreEtlTail = ['--class', 'com.x.Main', '/jars/core.jar', '--job-spec', json, 'x'];
     expect(buildSparkSubmitArgs({ ...base, spec: coreEtl }, settings).slice(-6)).toEqual(coreEtlTail);
     const jvm = JobSpec.parse({
       name: 'jvm',

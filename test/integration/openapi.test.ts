@@ -14,7 +14,10 @@ import { openApiDocument, REQUEST_BODY_SCHEMAS } from '../../api/openapi.js';
 import { ReferenceSubmitBody } from '../../api/reference-body.js';
 import { SubmitBody } from '../../api/routes/jobs.js';
 import { ManifestJsonBody, YAML_TYPES } from '../../api/routes/manifests.js';
+import { McpMessage } from '../../api/routes/mcp.js';
 import { ScheduleBackfill, ScheduleNote, ScheduleTrigger } from '../../api/routes/schedules.js';
+import { CreateSessionBody } from '../../api/routes/sessions.js';
+import { ResourcesPatch } from '../../service/continuous.js';
 import { composeGateway } from '../../gateway/compose.js';
 import { scheduleIdOf as scheduleIdFor } from '../../schema/vocabulary.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
@@ -124,7 +127,8 @@ describe('routes', () => {
       ).toBe(true);
       const open = Array.isArray(op.security) && op.security.length === 0;
       expect(open || '401' in op.responses, key).toBe(true);
-      expect(open, key).toBe(!path.startsWith('/api/v1/') || path === '/api/v1/openapi.json');
+      // /mcp (the MCP debug server) takes the API's tokens too.
+      expect(open, key).toBe(!(path.startsWith('/api/v1/') || path === '/mcp') || path === '/api/v1/openapi.json');
     }
   });
 });
@@ -138,13 +142,20 @@ const EXAMPLES: Record<keyof typeof REQUEST_BODY_SCHEMAS, { good: unknown; bad: 
       { name: 'openapi-ex', application: { type: 'python', file: 'job.py' } },
       { name: 'openapi-ex', engineVersion: '4.0', application: { type: 'python', file: 'job.py' }, bogus: 1 },
       { name: 'openapi-ex', engineVersion: '4.0', application: { type: 'cobol', file: 'job.cbl' } },
+      { name: 'openapi-ex', engineVersion: '4.0', application: { type: 'python', file: 'job.py' }, sizing: 'always' },
     ],
   },
   ReferenceSubmitBody: {
     good: {
       name: 'openapi-ex',
       team: 'data-infra',
-      config: { spark_version: '4.0', core_etl: { version: '1.2.3', job_spec: {} } },
+      config: {
+        spark_version: '4.0',
+        core_etl: {
+          version: '1.2.3',
+          job_spec: { sources: [{ type: 'parquet', path: '/in' }], sinks: [{ type: 'console' }] },
+        },
+      },
     },
     bad: [
       { name: 'openapi-ex', config: { spark_version: '4.0' } },
@@ -166,6 +177,19 @@ const EXAMPLES: Record<keyof typeof REQUEST_BODY_SCHEMAS, { good: unknown; bad: 
     ],
     zodOnly: [{ start: '2024-01-02T00:00:00Z', end: '2024-01-01T00:00:00Z' }],
   },
+  CreateSessionBody: {
+    good: { team: 'data-infra', spark_version: '4.0', idle_timeout_s: 600 },
+    bad: [{ idle_timeout_s: 0 }, { team: 'data-infra', colour: 'blue' }, { max_lifetime_s: 'long' }],
+  },
+  ResourcesPatch: {
+    good: { executor: { instances: 3, memory: '2g' } },
+    bad: [{ executors: { instances: 3 } }, { driver: { memory: '2g', gpus: 1 } }, { executor: { cores: 'two' } }],
+    zodOnly: [{}],
+  },
+  McpMessage: {
+    good: { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+    bad: [{ jsonrpc: '1.0', id: 1, method: 'tools/list' }, { jsonrpc: '2.0', id: 1, method: 'x', extra: true }, []],
+  },
 };
 
 /** The component names a media type's schema refers to (a $ref, or a oneOf of $refs). */
@@ -186,6 +210,9 @@ describe('request bodies', () => {
       ScheduleNote,
       ScheduleTrigger,
       ScheduleBackfill,
+      CreateSessionBody,
+      McpMessage,
+      ResourcesPatch,
     });
     for (const [name, s] of Object.entries(REQUEST_BODY_SCHEMAS)) {
       expect(doc.components.schemas[name], name).toEqual(
@@ -258,6 +285,16 @@ spec:
     'POST /api/v1/schedules/{id}/unpause': { url: `/api/v1/schedules/${absentSchedule}/unpause`, okStatus: 404 },
     'POST /api/v1/schedules/{id}/trigger': { url: `/api/v1/schedules/${absentSchedule}/trigger`, okStatus: 404 },
     'POST /api/v1/schedules/{id}/backfill': { url: `/api/v1/schedules/${absentSchedule}/backfill`, okStatus: 404 },
+    // This file's API serves no sessions (no sessions store): a good body passes validation and reaches the 503.
+    'POST /api/v1/sessions': { url: '/api/v1/sessions', okStatus: 503 },
+    // A good JSON-RPC body passes validation and reaches the MCP transport, which answers 406 to a client that
+    // does not accept both application/json and text/event-stream (this recipe sends no Accept).
+    'POST /mcp': { url: '/mcp', okStatus: 406 },
+    // The body is validated before the job is looked up: a good body reaches the 404 of a job never applied.
+    'PATCH /api/v1/jobs/{id}/resources': {
+      url: `/api/v1/jobs/continuous-data-infra.none-${run}/resources`,
+      okStatus: 404,
+    },
   };
 
   const send = async (method: string, url: string, type: string, body: string) => {

@@ -448,7 +448,7 @@ describe('classifyFailure: unknown failures and summaries', () => {
     }
   });
 
-  it('stays fast on 64 KiB single-line log tails built to make regular expressions backtrack', () => {
+  it('classifies 64 KiB single-line log tails built to make regular expressions backtrack about as fast as plain 64 KiB logs', () => {
     const adversarial = [
       'x'.repeat(65_536),
       'node '.repeat(13_000),
@@ -456,12 +456,19 @@ describe('classifyFailure: unknown failures and summaries', () => {
       `${'FileNotFoundException x '.repeat(2_600)}shuffle_1`,
       `${'most recent failure: Lost task '.repeat(2_000)}\nException in thread "main" x`,
     ];
-    for (const logTail of adversarial) {
-      const started = performance.now();
-      classifyFailure({ exitCode: 1, message: logTail, logTail });
-      // Linear patterns take a few ms here; the quadratic ones this guards against took ~0.5 s.
-      expect(performance.now() - started).toBeLessThan(150);
-    }
+    // Relative to a plain log of the same size, timed in the same process (the fastest of 3 runs each), so a loaded
+    // machine slows both alike: linear patterns stay within a small factor, the quadratic ones this guards against
+    // took ~100x longer (0.5 s against a few ms).
+    const fastest = (logTail: string) =>
+      Math.min(
+        ...[0, 1, 2].map(() => {
+          const started = performance.now();
+          classifyFailure({ exitCode: 1, message: logTail, logTail });
+          return performance.now() - started;
+        }),
+      );
+    const plain = Math.max(fastest('INFO a plain driver line\n'.repeat(2_700)), 1);
+    for (const logTail of adversarial) expect(fastest(logTail) / plain, logTail.slice(0, 30)).toBeLessThan(30);
   });
 
   it('retries exactly the infrastructure classes: never USER_ERROR, TIMEOUT or UNKNOWN', () => {

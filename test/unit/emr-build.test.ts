@@ -98,7 +98,12 @@ describe('buildStartJobRun', () => {
   });
 
   it('builds a CoreETL job as its jar and main class, with the job spec as one JSON argument before the args', () => {
-    const jobSpec = { source: 'orders', steps: [{ sql: 'SELECT 1 AS one' }] };
+    // Written normalized (defaults filled in), so it is the JSON the job receives.
+    const jobSpec = {
+      sources: [{ type: 'parquet' as const, path: 's3://data/orders/', options: {} }],
+      transformations: [{ type: 'sql' as const, query: 'SELECT 1 AS one' }],
+      sinks: [{ type: 'console' as const, rows: 20 }],
+    };
     const input = buildStartJobRun(
       attempt({
         application: { type: 'coreEtl', jarPath: 's3://code/core-etl.jar', mainClass: 'com.acme.CoreEtl', jobSpec },

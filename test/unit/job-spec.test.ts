@@ -193,7 +193,11 @@ describe('JobSpec', () => {
       type: 'coreEtl',
       jarPath: 's3://core-etl-build-artifacts/jars/2.7.0/core-etl-driver-bundle.jar',
       mainClass: 'com.acme.coreetl.Driver',
-      jobSpec: { source: { table: 'raw.orders' }, sink: { table: 'curated.orders' }, partitions: 200 },
+      jobSpec: {
+        sources: [{ type: 'iceberg', catalog: 'pedregal', database: 'raw', table: 'orders' }],
+        transformations: [{ type: 'sql', query: 'SELECT * FROM source' }],
+        sinks: [{ type: 'iceberg', catalog: 'pedregal', database: 'curated', table: 'orders', mode: 'append' }],
+      },
     } as const;
     expect(JobSpec.parse({ ...minimal, application }).application).toEqual(application);
   });

@@ -45,7 +45,14 @@ describe('runStatusOf', () => {
   it('reports SUCCEEDED only once Succeeded is followed by ResourceReleased', () => {
     expect(runStatusOf(app([...START, 'Succeeded']), RUN, AT).phase).toBe('RUNNING');
     const done = runStatusOf(app([...START, 'Succeeded', 'ResourceReleased']), RUN, AT);
-    expect(done).toEqual({ ...RUN, observedAt: AT, phase: 'SUCCEEDED', backendState: 'ResourceReleased(Succeeded)' });
+    expect(done).toEqual({
+      ...RUN,
+      observedAt: AT,
+      phase: 'SUCCEEDED',
+      backendState: 'ResourceReleased(Succeeded)',
+      // The operator's spark.app.id, <name>-<attemptId>: the application's event log and History Server page.
+      appId: 'sr-e1-abc-a1-0',
+    });
   });
 
   it('reports a retained failure (TerminatedWithoutReleaseResources) as FAILED with the exit code and driver detail', () => {

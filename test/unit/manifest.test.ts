@@ -60,7 +60,7 @@ describe('parseManifest', () => {
 
   it('points a bad value at its line and column, using the manifest field name', () => {
     const text = base(
-      '  engine:\n    version: "3.5"\n  resources:\n    executors:\n      memory: lots\n  coreEtl:\n    jarPath: a.jar\n    mainClass: M\n    jobSpec: {}\n',
+      '  engine:\n    version: "3.5"\n  resources:\n    executors:\n      memory: lots\n  coreEtl:\n    jarPath: a.jar\n    mainClass: M\n    jobSpec: { sources: [{ type: csv, path: /a.csv }], sinks: [{ type: console }] }\n',
     );
     expect(issuesOf(text)).toEqual([
       {

@@ -24,6 +24,7 @@ const OPTIONS: KubernetesOptions = {
   },
 };
 const CLUSTER = { name: 'east', namespace: 'sjns-payments' };
+type PodSpec = { podTemplateSpec: { metadata: { labels: Record<string, string> } } };
 const ID = '3f2a9c1d-0000-4000-8000-00000000abcd';
 
 function request(input: Partial<JobSpecInput> & Pick<JobSpecInput, 'application'>, attempt = 1): AttemptRequest {
@@ -103,7 +104,7 @@ describe('buildSparkApplication', () => {
           type: 'coreEtl',
           jarPath: 's3://b/core-etl.jar',
           mainClass: 'com.acme.CoreEtl',
-          jobSpec: { a: 1 },
+          jobSpec: { sources: [{ type: 'parquet', path: 's3://b/in/' }], sinks: [{ type: 'console' }] },
         },
         args: ['--dry'],
       }),
@@ -113,7 +114,11 @@ describe('buildSparkApplication', () => {
     expect(app.spec).toMatchObject({
       mainClass: 'com.acme.CoreEtl',
       jars: 's3://b/core-etl.jar',
-      driverArgs: ['--job-spec', '{"a":1}', '--dry'],
+      driverArgs: [
+        '--job-spec',
+        '{"sources":[{"type":"parquet","path":"s3://b/in/","options":{}}],"transformations":[],"sinks":[{"type":"console","rows":20}]}',
+        '--dry',
+      ],
     });
   });
 
@@ -160,6 +165,26 @@ describe('buildSparkApplication', () => {
     expect(labelValue(`team/${'x'.repeat(100)}`)).toMatch(/^[A-Za-z0-9][-A-Za-z0-9_.]{0,61}[A-Za-z0-9]$/);
   });
 
+  it("puts the job's labels on the SparkApplication and its pods, the platform's labels winning", () => {
+    const labelled = request({
+      application: { type: 'jvm', mainClass: 'A', jar: 'a.jar' },
+      labels: { tier: 'gold', 'example.com/cost-center': 'c42' },
+    });
+    const app = buildSparkApplication(labelled, CLUSTER, OPTIONS);
+    expect(app.metadata.labels).toMatchObject({
+      tier: 'gold',
+      'example.com/cost-center': 'c42',
+      'app.kubernetes.io/managed-by': 'spark-runner',
+      'spark-runner.io/team': 'payments',
+    });
+    const pods = app.spec as { driverSpec: PodSpec; executorSpec: PodSpec };
+    for (const pod of [pods.driverSpec, pods.executorSpec]) {
+      expect(pod.podTemplateSpec.metadata.labels).toMatchObject({ tier: 'gold', 'spark-runner.io/team': 'payments' });
+    }
+    // A job cannot pose as another team's: the platform's prefix is refused before a CR is ever built.
+    expect(() => request({ ...labelled.spec, labels: { 'spark-runner.io/team': 'other' } })).toThrow(/reserved/);
+  });
+
   it('takes the namespace from the placement, never from the request', () => {
     const sneaky = request({
       application: { type: 'jvm', mainClass: 'A', jar: 'a.jar' },
@@ -185,11 +210,13 @@ describe('buildSparkApplication', () => {
     });
   });
 
-  it('lets the platform image and sizing win over user sparkConf', () => {
-    const req = request({
-      application: { type: 'jvm', mainClass: 'A', jar: 'a.jar' },
-      sparkConf: { 'spark.kubernetes.container.image': 'evil/image' },
-    });
+  it('refuses a sparkConf image, and lets the platform image win should one reach the builder anyway', () => {
+    const input = { application: { type: 'jvm' as const, mainClass: 'A', jar: 'a.jar' } };
+    expect(() => request({ ...input, sparkConf: { 'spark.kubernetes.container.image': 'evil/image' } })).toThrow(
+      /not allowed: the image follows engineVersion/,
+    );
+    const plain = request(input);
+    const req = { ...plain, spec: { ...plain.spec, sparkConf: { 'spark.kubernetes.container.image': 'evil/image' } } };
     expect(
       (buildSparkApplication(req, CLUSTER, OPTIONS).spec.sparkConf as Record<string, string>)[
         'spark.kubernetes.container.image'

@@ -18,6 +18,7 @@
 import { createHash } from 'node:crypto';
 import type { AttemptRequest } from '../../backend.js';
 import { BackendRejection } from '../../backend.js';
+import { eventLogConf } from '../../../observability/event-log.js';
 import { formatMemory } from '../../../schema/job-spec.js';
 import { assertNever } from '../../../schema/vocabulary.js';
 
@@ -50,13 +51,15 @@ export interface KubernetesOptions {
   /** Engine version ("4.0") → container image; `{{SPARK_VERSION}}` is expanded by the operator. */
   images: Record<string, string>;
   retention: {
-    /** The operator's `resourceRetainPolicy` (keep the driver pod for debugging after a failure: `OnFailure`). */
+    /** The operator's `resourceRetainPolicy` (`Always` keeps the driver pod, so its log is archived after the run). */
     resourceRetainPolicy: ResourceRetainPolicy;
     /** How long retained resources are kept; -1 = no limit. */
     resourceRetainDurationMillis?: number;
     /** The operator deletes the CR this long after it stops; -1 = never. Keep it above the status poll interval. */
     ttlAfterStopMillis: number;
   };
+  /** Each cluster's Spark event-log directory (`spark.eventLog.dir`), by cluster name; a cluster without one: none. */
+  eventLogDirs?: Record<string, string>;
   /** Operator timeouts (`applicationTolerations.applicationTimeoutConfig`); operator defaults when absent. */
   timeouts?: {
     driverStartTimeoutMillis?: number;
@@ -189,7 +192,9 @@ export function buildSparkApplication(
   cluster: { name: string; namespace: string },
   options: KubernetesOptions,
 ): SparkApplication {
+  // The job's own labels (JobSpec-checked: Kubernetes syntax, no platform prefix) first; the platform's win.
   const labels = {
+    ...req.spec.labels,
     [LABELS.managedBy]: MANAGED_BY,
     [LABELS.executionId]: labelValue(req.executionId),
     [LABELS.attempt]: String(req.attempt),
@@ -198,7 +203,11 @@ export function buildSparkApplication(
   };
   const sparkVersion = sparkVersionFor(req.spec.engineVersion, options.sparkVersions);
   const { driver, executor } = req.spec.resources;
-  const podLabels = { [LABELS.executionId]: labels[LABELS.executionId], [LABELS.team]: labels[LABELS.team] };
+  const podLabels = {
+    ...req.spec.labels,
+    [LABELS.executionId]: labels[LABELS.executionId],
+    [LABELS.team]: labels[LABELS.team],
+  };
   const { retention } = options;
   return {
     apiVersion: SPARK_APP_API_VERSION,
@@ -214,6 +223,8 @@ export function buildSparkApplication(
       runtimeVersions: { sparkVersion },
       // User settings first: the platform's image and sizing win (the JobSpec already rejects forbidden keys).
       sparkConf: {
+        // The cluster's event log is a platform default a job may override; its image and sizing are not.
+        ...(options.eventLogDirs?.[cluster.name] ? eventLogConf(options.eventLogDirs[cluster.name]!) : {}),
         ...req.spec.sparkConf,
         'spark.kubernetes.container.image': imageFor(req.spec.engineVersion, options.images),
         ...resourceConf(req),

@@ -3,6 +3,7 @@
  * process: the cluster's KubeConfig (built by the gateway's composition from the clusters file), the typed
  * APIs, and one token bucket per cluster, so every call this process makes to a cluster shares one rate limit.
  */
+import type https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { BackendRejection } from '../../backend.js';
@@ -30,6 +31,36 @@ export interface ClusterClientOptions {
   /** Retries of 429/5xx per API call (default 4) and the first backoff (default 200 ms). */
   retries?: number;
   retryBaseDelayMs?: number;
+  /**
+   * The User-Agent of every request (API calls and watches), so that a cluster's audit log tells this process's
+   * requests apart: `spark-runner-<role>` (compose.ts). Unset: the client's own (`node-fetch/1.0`).
+   */
+  userAgent?: string;
+}
+
+/**
+ * Sets `userAgent` on every request made with `kubeConfig`: the typed APIs take their headers from
+ * applySecurityAuthentication, Watch from applyToFetchOptions, and the raw requests (health probes, log streams)
+ * from applyToHTTPSOptions.
+ */
+export function withUserAgent(kubeConfig: KubeConfig, userAgent: string): KubeConfig {
+  const auth = kubeConfig.applySecurityAuthentication.bind(kubeConfig);
+  const fetchOptions = kubeConfig.applyToFetchOptions.bind(kubeConfig);
+  const httpsOptions = kubeConfig.applyToHTTPSOptions.bind(kubeConfig);
+  kubeConfig.applyToHTTPSOptions = async (opts: https.RequestOptions) => {
+    await httpsOptions(opts);
+    opts.headers = { ...opts.headers, 'User-Agent': userAgent };
+  };
+  kubeConfig.applySecurityAuthentication = async (context) => {
+    await auth(context);
+    context.setHeaderParam('User-Agent', userAgent);
+  };
+  kubeConfig.applyToFetchOptions = async (opts) => {
+    const init = await fetchOptions(opts);
+    (init.headers as unknown as Headers).set('User-Agent', userAgent);
+    return init;
+  };
+  return kubeConfig;
 }
 
 /** The clients of a process, by cluster name. */
@@ -41,22 +72,25 @@ export function createClusterClients(
 ): ClusterClients {
   if (clusters.length === 0) throw new Error('the Kubernetes backend needs at least one cluster');
   return new Map(
-    clusters.map(({ name, kubeConfig }) => [
-      name,
-      {
+    clusters.map(({ name, kubeConfig: given }) => {
+      const kubeConfig = options.userAgent ? withUserAgent(given, options.userAgent) : given;
+      return [
         name,
-        kubeConfig,
-        objects: kubeConfig.makeApiClient(CustomObjectsApi),
-        core: kubeConfig.makeApiClient(CoreV1Api),
-        coordination: kubeConfig.makeApiClient(CoordinationV1Api),
-        throttle: createThrottle({
-          qps: options.qps ?? 5,
-          burst: options.burst ?? 10,
-          ...(options.retries !== undefined ? { retries: options.retries } : {}),
-          ...(options.retryBaseDelayMs !== undefined ? { baseDelayMs: options.retryBaseDelayMs } : {}),
-        }),
-      },
-    ]),
+        {
+          name,
+          kubeConfig,
+          objects: kubeConfig.makeApiClient(CustomObjectsApi),
+          core: kubeConfig.makeApiClient(CoreV1Api),
+          coordination: kubeConfig.makeApiClient(CoordinationV1Api),
+          throttle: createThrottle({
+            qps: options.qps ?? 5,
+            burst: options.burst ?? 10,
+            ...(options.retries !== undefined ? { retries: options.retries } : {}),
+            ...(options.retryBaseDelayMs !== undefined ? { baseDelayMs: options.retryBaseDelayMs } : {}),
+          }),
+        },
+      ];
+    }),
   );
 }
 

@@ -43,12 +43,22 @@ import {
   SPARK_APP_VERSION,
   buildSparkApplication,
   sparkApplicationName,
+  sparkVersionFor,
 } from './build.js';
 import { clientFor, type ClusterClient, type ClusterClients } from './clients.js';
 import type { ObservedSparkApplication } from './status.js';
-import { deletedRunStatus, noStatusTimeout, parseVendorRunId, runStatusOf, vendorRunIdOf } from './status.js';
+import { apiPodLogs, type PodLogReader, type PodRef } from './pod-logs.js';
+import {
+  deletedRunStatus,
+  noStatusTimeout,
+  parseVendorRunId,
+  runStatusOf,
+  sparkAppIdOf,
+  vendorRunIdOf,
+} from './status.js';
 import { httpStatusOf } from './throttle.js';
 import type { WatchLogger } from './watch.js';
+import type { WatchHealth } from './watch-health.js';
 
 export * from './build.js';
 export * from './clients.js';
@@ -57,14 +67,24 @@ export { createThrottle, type Throttle, type ThrottleOptions } from './throttle.
 export { createLeaseElector, leaseNameFor, type LeaderElectionOptions, type LeaseElector } from './lease.js';
 export { watchSparkApplications, type WatchEvent } from './watch.js';
 export { createKubernetesStatusSource, type KubernetesStatusSource } from './status-source.js';
+export { createWatchHealth, leaseVouches, WATCH_HEALTH_ANNOTATION, type WatchHealth } from './watch-health.js';
+export { apiPodLogs, type PodLogReader, type PodRef } from './pod-logs.js';
 
 export interface KubernetesBackendOptions extends KubernetesOptions {
   /** Every cluster this process may reach, by name (clients.ts). */
   clients: ClusterClients;
   /** No operator status this long after creation → FAILED `NO_STATUS`. Default 5 min. */
   statusTimeoutMs?: number;
+  /** What runs `coreEtl` jobs (K8S_CORE_ETL_RUNTIME); default `jar`. `builtin` cannot run here (see below). */
+  coreEtlRuntime?: 'jar' | 'builtin';
   /** How often followLogs() re-reads the driver log. Default 2 s. */
   followIntervalMs?: number;
+  /** Each cluster's live Spark UI template, by cluster name (observability/links.ts). */
+  uiUrlTemplates?: Record<string, string>;
+  /** How driver logs are read; the pod log API by default (tests, which have no kubelet, stand in for it). */
+  podLogs?: PodLogReader;
+  /** Whether each cluster's watch is healthy (watch-health.ts); without it, every poll reads the run. */
+  watchHealth?: WatchHealth;
   logger?: WatchLogger;
 }
 
@@ -82,6 +102,7 @@ function target(placement: Placement): { name: string; namespace: string } {
 export function createKubernetesBackend(options: KubernetesBackendOptions): Backend {
   const { clients } = options;
   const statusTimeoutMs = options.statusTimeoutMs ?? DEFAULT_STATUS_TIMEOUT_MS;
+  const podLogs = options.podLogs ?? apiPodLogs;
   const appTarget = (namespace: string) => ({
     group: SPARK_APP_GROUP,
     version: SPARK_APP_VERSION,
@@ -98,6 +119,8 @@ export function createKubernetesBackend(options: KubernetesBackendOptions): Back
       backend: 'kubernetes',
       cluster,
       namespace,
+      // The version the image runs (SPARK_VERSIONS), recorded on the execution like local Spark's.
+      sparkVersion: sparkVersionFor(attempt.spec.engineVersion, options.sparkVersions),
     };
   }
 
@@ -158,7 +181,8 @@ export function createKubernetesBackend(options: KubernetesBackendOptions): Back
     const { app } = await read(run);
     const now = new Date();
     if (!app) return deletedRunStatus(undefined, run, now.toISOString());
-    return noStatusTimeout(app, run, now, statusTimeoutMs) ?? runStatusOf(app, run, now.toISOString());
+    const links = { uiUrlTemplate: options.uiUrlTemplates?.[parseVendorRunId(run.vendorRunId).cluster] };
+    return noStatusTimeout(app, run, now, statusTimeoutMs) ?? runStatusOf(app, run, now.toISOString(), links);
   }
 
   /** Deletes the attempt's object, found from its run id or, before submit returned one, from its placement. */
@@ -181,28 +205,57 @@ export function createKubernetesBackend(options: KubernetesBackendOptions): Back
     }
   }
 
-  async function logs(run: RunRef, logOptions?: LogOptions): Promise<string> {
+  /** The driver pod of the CR's current attempt: `<spark.app.id>-driver`. */
+  function driverPod(run: RunRef, app: ObservedSparkApplication): PodRef {
+    const { namespace } = parseVendorRunId(run.vendorRunId);
+    return { namespace, name: `${sparkAppIdOf(app, run)}-driver`, container: DRIVER_CONTAINER };
+  }
+
+  const goneMessage = (pod: PodRef) =>
+    `[spark-runner] driver pod ${pod.namespace}/${pod.name} does not exist: it has not been created yet, or the ` +
+    `operator released it after the run (K8S_RETAIN_POLICY=Always keeps it for K8S_RETAIN_DURATION_MS).\n`;
+  const deletedMessage = (run: RunRef) => {
     const { namespace, name } = parseVendorRunId(run.vendorRunId);
+    return `[spark-runner] SparkApplication ${namespace}/${name} no longer exists, so its logs are gone.\n`;
+  };
+
+  /** The driver log's text, or (`gone`) the message saying why there is none. */
+  async function readText(run: RunRef, logOptions?: LogOptions): Promise<{ text: string; gone: boolean }> {
     const { client, app } = await read(run);
-    if (!app) return `[spark-runner] SparkApplication ${namespace}/${name} no longer exists, so its logs are gone.\n`;
-    const attemptId = app.status?.currentAttemptSummary?.attemptInfo?.id ?? 0;
-    const pod = `${name}-${attemptId}-driver`;
+    if (!app) return { text: deletedMessage(run), gone: true };
+    const pod = driverPod(run, app);
     try {
-      return await client.throttle.call(() =>
-        client.core.readNamespacedPodLog({
-          name: pod,
-          namespace,
-          container: DRIVER_CONTAINER,
-          ...(logOptions?.tail !== undefined ? { tailLines: logOptions.tail } : {}),
-        }),
-      );
+      const tail = logOptions?.tail !== undefined ? { tailLines: logOptions.tail } : {};
+      return { text: await podLogs.read(client, pod, tail), gone: false };
     } catch (err) {
       if (httpStatusOf(err) !== 404) throw err;
-      return (
-        `[spark-runner] driver pod ${namespace}/${pod} does not exist: it has not been created yet, or the ` +
-        `operator deleted it when the run ended (resourceRetainPolicy: OnFailure or Always keeps it).\n`
-      );
+      return { text: goneMessage(pod), gone: true };
     }
+  }
+
+  async function logs(run: RunRef, logOptions?: LogOptions): Promise<string> {
+    return (await readText(run, logOptions)).text;
+  }
+
+  /** The driver log as a stream, for the archive; a pod or CR that is gone gives the message saying so. */
+  async function* openLog(run: RunRef, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+    const { client, app } = await read(run);
+    if (!app) {
+      yield Buffer.from(deletedMessage(run));
+      return;
+    }
+    const pod = driverPod(run, app);
+    let stream: AsyncIterator<Uint8Array>;
+    let first: IteratorResult<Uint8Array>;
+    try {
+      stream = podLogs.stream(client, pod, signal)[Symbol.asyncIterator]();
+      first = await stream.next();
+    } catch (err) {
+      if (httpStatusOf(err) !== 404) throw err;
+      yield Buffer.from(goneMessage(pod));
+      return;
+    }
+    for (let next = first; !next.done; next = await stream.next()) yield next.value;
   }
 
   /** Re-reads the driver log every `followIntervalMs` and yields what is new, until the run is final. */
@@ -210,7 +263,10 @@ export function createKubernetesBackend(options: KubernetesBackendOptions): Back
     let seen = '';
     while (!signal.aborted) {
       const final = isFinalPhase((await status(run)).phase);
-      const text = await logs(run);
+      const { text, gone } = await readText(run);
+      // A pod or CR removed after its log was shown: stop here (the log archive has the rest), rather than show
+      // the message that it is gone as if it were a new log.
+      if (gone && seen) return;
       if (text.startsWith(seen)) {
         if (text.length > seen.length) yield text.slice(seen.length);
       } else {
@@ -224,12 +280,25 @@ export function createKubernetesBackend(options: KubernetesBackendOptions): Back
 
   return {
     name: 'kubernetes',
+    // The builtin CoreETL runtime does not run on Kubernetes: the stock image (SPARK_IMAGE) has neither
+    // coreetl/runtime.py nor the Iceberg runtime, and this backend installs nothing into pods.
+    unsupported: (spec) =>
+      spec.application.type === 'coreEtl' && options.coreEtlRuntime === 'builtin'
+        ? {
+            field: 'application',
+            message:
+              'the builtin CoreETL runtime does not run on Kubernetes: the stock image has neither the runtime nor Iceberg; set K8S_CORE_ETL_RUNTIME=jar to run the job spec with its jar',
+          }
+        : undefined,
     describeSubmission: (attempt, placement) => buildSparkApplication(attempt, target(placement), options),
     submit,
     status,
+    watched: async (run) =>
+      options.watchHealth ? options.watchHealth.isWatched(parseVendorRunId(run.vendorRunId).cluster) : false,
     cancel,
     logs,
     followLogs,
+    openLog,
   };
 }
 

@@ -28,6 +28,11 @@ export interface LeaderElectionOptions {
   renewDeadlineMs?: number;
   /** Release the lease when stopped (default true). */
   releaseOnStop?: boolean;
+  /**
+   * Annotations written with every acquire and renewal (no extra writes): the watcher publishes its watch's health
+   * here (watch-health.ts), where the workers read it.
+   */
+  annotations?: () => Record<string, string>;
 }
 
 export interface LeaseElector {
@@ -82,6 +87,11 @@ export function createLeaseElector(
     for (const listener of [...listeners]) listener();
   };
 
+  const metadata = (previous: V1Lease['metadata']): V1Lease['metadata'] => {
+    const extra = options.annotations?.();
+    return extra ? { ...previous, annotations: { ...previous?.annotations, ...extra } } : previous;
+  };
+
   const spec = (transitions: number, acquire: boolean, previous?: V1Lease['spec']): V1Lease['spec'] => {
     const t = microTime(now());
     return {
@@ -104,7 +114,12 @@ export function createLeaseElector(
         await throttle.call(() =>
           api.createNamespacedLease({
             namespace,
-            body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name }, spec: spec(0, true) },
+            body: {
+              apiVersion: 'coordination.k8s.io/v1',
+              kind: 'Lease',
+              metadata: metadata({ name }),
+              spec: spec(0, true),
+            },
           }),
         );
         return true;
@@ -125,7 +140,7 @@ export function createLeaseElector(
         api.replaceNamespacedLease({
           name,
           namespace,
-          body: { ...current, spec: spec(transitions, !mine, current.spec) },
+          body: { ...current, metadata: metadata(current.metadata), spec: spec(transitions, !mine, current.spec) },
         }),
       );
       return true;

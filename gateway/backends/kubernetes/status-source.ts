@@ -9,8 +9,9 @@ import { isFinalPhase } from '../../backend.js';
 import type { ClusterClient, ClusterClients } from './clients.js';
 import type { LeaderElectionOptions, LeaseElector } from './lease.js';
 import { createLeaseElector, leaseNameFor } from './lease.js';
-import { deletedRunStatus, runRefOf, runStatusOf } from './status.js';
+import { deletedRunStatus, parseVendorRunId, runRefOf, runStatusOf } from './status.js';
 import type { WatchEvent, WatchLogger } from './watch.js';
+import { WATCH_HEALTH_ANNOTATION } from './watch-health.js';
 import { watchSparkApplications } from './watch.js';
 
 export interface KubernetesStatusSourceOptions {
@@ -23,17 +24,35 @@ export interface KubernetesStatusSourceOptions {
   replayFinishedWithinMs?: number;
   /** With it, watch() streams only the clusters whose Lease this process holds; without it, all clusters. */
   leaderElection?: LeaderElectionOptions;
+  /** How long an undelivered signal keeps a cluster's watch from vouching for signals; default 10 min. */
+  degradedMs?: number;
+  /** Each cluster's live Spark UI template, by cluster name (observability/links.ts). */
+  uiUrlTemplates?: Record<string, string>;
   logger?: WatchLogger;
 }
 
 export type KubernetesStatusSource = StatusSource & {
   /** The per-cluster lease electors (when leader election is on), for health checks and tests. */
   readonly electors: ReadonlyMap<string, LeaseElector>;
+  /**
+   * Whether this process's watch of `cluster` is listed and open right now, so every change reaches the
+   * workflows as a signal (then they need not poll). Also published on the cluster's Lease (watch-health.ts).
+   */
+  watchHealthy(cluster: string): boolean;
+  /**
+   * A status of this source's that could not be delivered as a signal: its cluster's watch no longer vouches for
+   * signals for `degradedMs` (default 10 min, twice the workflows' watched check), so every workflow there polls.
+   */
+  undelivered(status: RunStatus): void;
 };
 
 export function createKubernetesStatusSource(options: KubernetesStatusSourceOptions): KubernetesStatusSource {
   const { clients } = options;
   const electors = new Map<string, LeaseElector>();
+  const healthy = new Map<string, boolean>();
+  const degradedUntil = new Map<string, number>();
+  const watchHealthy = (cluster: string) =>
+    healthy.get(cluster) === true && !(Date.now() < (degradedUntil.get(cluster) ?? 0));
   if (options.leaderElection) {
     for (const client of clients.values()) {
       electors.set(
@@ -42,7 +61,10 @@ export function createKubernetesStatusSource(options: KubernetesStatusSourceOpti
           client.coordination,
           client.throttle,
           leaseNameFor(client.name),
-          options.leaderElection,
+          {
+            ...options.leaderElection,
+            annotations: () => ({ [WATCH_HEALTH_ANNOTATION]: String(watchHealthy(client.name)) }),
+          },
           options.logger,
         ),
       );
@@ -61,9 +83,23 @@ export function createKubernetesStatusSource(options: KubernetesStatusSourceOpti
         ...(options.watchTimeoutSeconds !== undefined ? { timeoutSeconds: options.watchTimeoutSeconds } : {}),
         ...(options.watchBackoffMs ? { backoffMs: options.watchBackoffMs } : {}),
         ...(options.logger ? { logger: options.logger } : {}),
+        onHealth: (value) => healthy.set(client.name, value),
       },
       signal,
     );
+    try {
+      yield* statusesOf(client, events, last, replayWithin);
+    } finally {
+      healthy.set(client.name, false);
+    }
+  }
+
+  async function* statusesOf(
+    client: ClusterClient,
+    events: AsyncIterable<WatchEvent>,
+    last: Map<string, string>,
+    replayWithin: number,
+  ): AsyncIterable<RunStatus> {
     for await (const event of events) {
       const run = runRefOf(event.object, client.name);
       if (!run) continue;
@@ -71,7 +107,7 @@ export function createKubernetesStatusSource(options: KubernetesStatusSourceOpti
       const status =
         event.type === 'DELETED'
           ? deletedRunStatus(event.object, run, observedAt)
-          : runStatusOf(event.object, run, observedAt);
+          : runStatusOf(event.object, run, observedAt, { uiUrlTemplate: options.uiUrlTemplates?.[client.name] });
       if (event.type === 'LISTED' && isFinalPhase(status.phase)) {
         const at = Date.parse(event.object.status?.currentState?.lastTransitionTime ?? '');
         if (!(Date.now() - at < replayWithin)) continue; // long finished: polling has recorded it
@@ -126,7 +162,12 @@ export function createKubernetesStatusSource(options: KubernetesStatusSourceOpti
     }
   }
 
-  return { name: 'kubernetes', electors, watch };
+  const undelivered = (status: RunStatus) => {
+    const { cluster } = parseVendorRunId(status.vendorRunId);
+    degradedUntil.set(cluster, Date.now() + (options.degradedMs ?? 10 * 60_000));
+  };
+
+  return { name: 'kubernetes', electors, watch, watchHealthy, undelivered };
 }
 
 /** Interleaves several async streams; ends when all end or the signal aborts. An error in one ends all. */

@@ -24,6 +24,7 @@
  * Evicted, …) see them.
  */
 import type { FailureInfo, RunPhase, RunRef, RunStatus } from '../../backend.js';
+import { expandUiTemplate } from '../../../observability/links.js';
 import { DRIVER_CONTAINER, LABELS } from './build.js';
 
 export const FINAL_STATES = ['ResourceReleased', 'TerminatedWithoutReleaseResources'] as const;
@@ -118,11 +119,31 @@ function failureFrom(entry: ApplicationState | undefined, fallback: ApplicationS
   };
 }
 
+/**
+ * The Spark application id of the CR's current attempt: the operator sets `spark.app.id` to
+ * `<name>-<attemptId>` (names of up to 46 characters, which ours always are), and Spark on Kubernetes keeps it.
+ */
+export function sparkAppIdOf(app: ObservedSparkApplication, run: RunRef): string {
+  const name = app.metadata?.name ?? parseVendorRunId(run.vendorRunId).name;
+  return `${name}-${app.status?.currentAttemptSummary?.attemptInfo?.id ?? 0}`;
+}
+
+/** How a status shows the live Spark UI: the cluster's template, if it has one (observability/links.ts). */
+export interface StatusLinks {
+  uiUrlTemplate?: string;
+}
+
 /** The `RunStatus` for a SparkApplication as read now. */
-export function runStatusOf(app: ObservedSparkApplication, run: RunRef, observedAt: string): RunStatus {
+export function runStatusOf(
+  app: ObservedSparkApplication,
+  run: RunRef,
+  observedAt: string,
+  links: StatusLinks = {},
+): RunStatus {
   const current = app.status?.currentState;
   const state = current?.currentStateSummary;
-  const base = { executionId: run.executionId, attempt: run.attempt, vendorRunId: run.vendorRunId, observedAt };
+  const appId = sparkAppIdOf(app, run);
+  const base = { executionId: run.executionId, attempt: run.attempt, vendorRunId: run.vendorRunId, observedAt, appId };
   if (!state) return { ...base, phase: 'PENDING', backendState: 'NoStatus' };
   if ((FINAL_STATES as readonly string[]).includes(state)) {
     const { phase, via } = finalOutcome(app);
@@ -131,7 +152,13 @@ export function runStatusOf(app: ObservedSparkApplication, run: RunRef, observed
     return { ...base, phase, backendState };
   }
   if (PENDING_STATES.includes(state)) return { ...base, phase: 'PENDING', backendState: state };
-  if (RUNNING_STATES.includes(state)) return { ...base, phase: 'RUNNING', backendState: state };
+  if (RUNNING_STATES.includes(state)) {
+    const { namespace, name } = parseVendorRunId(run.vendorRunId);
+    const ui = links.uiUrlTemplate
+      ? { sparkUiUrl: expandUiTemplate(links.uiUrlTemplate, { namespace, name, appId }) }
+      : {};
+    return { ...base, phase: 'RUNNING', backendState: state, ...ui };
+  }
   // A stopping state (Succeeded, Failed, timeouts…) or one this version does not know: not final yet.
   return { ...base, phase: 'RUNNING', backendState: state };
 }

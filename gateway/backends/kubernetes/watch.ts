@@ -46,6 +46,12 @@ export interface SparkApplicationWatchOptions {
   logger?: WatchLogger;
   /** Called on every re-list, with the reason (tests and metrics). */
   onRelist?: (reason: 'start' | 'gone' | 'error') => void;
+  /**
+   * Called with true once a list has been yielded and its watch is open (every change from then on arrives), and
+   * with false as soon as a watch fails (until the re-list after the backoff). A server-side timeout or a 410 Gone
+   * is a resume, not a failure.
+   */
+  onHealth?: (healthy: boolean) => void;
 }
 
 export const MANAGED_SELECTOR = `${LABELS.managedBy}=${MANAGED_BY}`;
@@ -72,6 +78,7 @@ export async function* watchSparkApplications(
         resourceVersion = listed.resourceVersion;
         for (const object of listed.items) yield { type: 'LISTED', object };
       }
+      options.onHealth?.(true);
       for await (const item of watchOnce(options, resourceVersion, signal)) {
         if (item.kind === 'gone') throw new Gone();
         if (item.kind === 'done') {
@@ -91,6 +98,7 @@ export async function* watchSparkApplications(
         reason = 'gone';
         continue;
       }
+      options.onHealth?.(false);
       options.logger?.warn(
         { cluster: options.cluster, err: String(err), retryInMs: delay },
         'SparkApplication watch failed; backing off',

@@ -8,6 +8,8 @@ export interface DriverStartup {
   /** The driver JVM has created its SparkContext: the run is RUNNING rather than PENDING. */
   started: boolean;
   sparkUiUrl?: string;
+  /** The Spark application id, from the event log the driver says it writes (no event log: none). */
+  appId?: string;
 }
 
 const STARTED = /SparkContext: Running Spark version|Successfully started service 'SparkUI'|Bound SparkUI to/;
@@ -16,14 +18,21 @@ const BOUND_UI = /Bound SparkUI to [^,]*, and started at (https?:\/\/\S+)/;
 const UI_PORT = /Successfully started service 'SparkUI' on port (\d+)/;
 const DRIVER_HOST = /Starting executor ID driver on host (\S+)|NettyBlockTransferService: Server created on (\S+):\d+/;
 
+// Rolling event logs (Spark 4's default) are a directory `eventlog_v2_<appId>/`; single files are
+// `<appId>[.<codec>].inprogress` while the application runs.
+const ROLLING_EVENT_LOG = /Logging events to \S*\/eventlog_v2_([^/\s]+)\//;
+const SINGLE_EVENT_LOG = /Logging events to \S*\/([^/\s]+?)(?:\.(?:lz4|lzf|snappy|zstd))?\.inprogress\b/;
+
 export function parseDriverStartup(head: string): DriverStartup {
   const started = STARTED.test(head);
+  const appId = ROLLING_EVENT_LOG.exec(head)?.[1] ?? SINGLE_EVENT_LOG.exec(head)?.[1];
+  const withApp = appId ? { appId } : {};
   const bound = BOUND_UI.exec(head)?.[1];
-  if (bound) return { started, sparkUiUrl: bound };
+  if (bound) return { started, sparkUiUrl: bound, ...withApp };
   const port = UI_PORT.exec(head)?.[1];
   const hostMatch = DRIVER_HOST.exec(head);
   const host = hostMatch?.[1] ?? hostMatch?.[2];
-  return port && host ? { started, sparkUiUrl: `http://${host}:${port}` } : { started };
+  return port && host ? { started, sparkUiUrl: `http://${host}:${port}`, ...withApp } : { started, ...withApp };
 }
 
 /** The last `n` lines of a text, without a trailing empty line. */

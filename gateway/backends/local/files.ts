@@ -8,6 +8,8 @@
  *     driver.log   spark-submit stdout + stderr
  *     exit-code    spark-submit's exit code, written atomically by the wrapper after it exits
  *     cancelled    marker written by cancel before it signals the process group
+ *     stopped      marker written by `npm run dev`'s shutdown before it stops the group (JSON: when, by whom)
+ *     result.json  what the application reported about its work (the CoreETL runtime's rows read and written)
  */
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, stat, writeFile } from 'node:fs/promises';
@@ -26,6 +28,10 @@ export interface RunRecord {
   command: string;
   args: string[];
   submittedAt: string;
+  /** The Spark version the run uses (absent in records written before versions were recorded). */
+  sparkVersion?: string;
+  /** How a `coreEtl` job runs (VendorRun.coreEtl). */
+  coreEtl?: { runtime: 'builtin' | 'jar'; jarPath: string; mainClass: string; note?: string };
 }
 
 export const FILES = {
@@ -34,6 +40,8 @@ export const FILES = {
   log: 'driver.log',
   exitCode: 'exit-code',
   cancelled: 'cancelled',
+  stopped: 'stopped',
+  result: 'result.json',
 } as const;
 
 export function attemptDir(runsDir: string, executionId: string, attempt: number): string {

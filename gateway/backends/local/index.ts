@@ -7,7 +7,8 @@
  * Errors: spark-submit's own failures are run outcomes (status FAILED), never thrown. Anything thrown (file
  * system errors, a wrapper that would not start, a process group that survives SIGKILL) is transient.
  */
-import { mkdir, readdir } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type {
@@ -20,7 +21,7 @@ import type {
   StatusSource,
   VendorRun,
 } from '../../backend.js';
-import { isFinalPhase } from '../../backend.js';
+import { BackendRejection, isFinalPhase } from '../../backend.js';
 import { describeLocalSubmission } from './args.js';
 import { lastLines } from './driver-log.js';
 import type { RunRecord } from './files.js';
@@ -35,11 +36,14 @@ import {
   writeFileAtomic,
 } from './files.js';
 import { isGroupAlive, readStartTicks, startWrapper, stopGroup } from './process.js';
+import { secretEnvPrefix } from './core-etl.js';
+import { isUnsupported, planLocalRun, secretsEnv, type LocalCoreEtlOptions, type LocalSpark } from './plan.js';
 import { createStatusReader } from './status.js';
 import { pause } from '../pause.js';
 
 export { buildSparkSubmitArgs, buildSubmitEnv, describeLocalSubmission } from './args.js';
 export type { LocalSubmission, SparkSubmitSettings } from './args.js';
+export type { LocalCoreEtlOptions, LocalSpark } from './plan.js';
 
 export interface LocalBackendLogger {
   info(obj: object, msg?: string): void;
@@ -51,6 +55,16 @@ export interface LocalBackendOptions {
   sparkHome: string;
   /** Python for the driver and the Python workers (PYSPARK_PYTHON and PYSPARK_DRIVER_PYTHON). */
   pythonExecutable?: string;
+  /** `sparkHome`'s full version. Unset: it runs whatever version a job asks for (callers that never learnt it). */
+  sparkVersion?: string;
+  /** Further Sparks, one per engine version (LOCAL_SPARK_VERSIONS); a job runs on the one its engineVersion names. */
+  moreSparks?: readonly LocalSpark[];
+  /** LOCAL_SPARK_VERSIONS, to name the install command when a job asks for a version not installed. */
+  offeredVersions?: readonly string[];
+  /** How `coreEtl` jobs run; unset: on their jar. */
+  coreEtl?: LocalCoreEtlOptions;
+  /** LOCAL_APPLICATION_ROOTS, absolute: application files must lie under one (plan.ts). Unset: anywhere. */
+  applicationRoots?: readonly string[];
   /** Where each attempt keeps its record, log and exit code; must survive worker restarts. */
   runsDir: string;
   /** Spark master, e.g. `local[2]`. */
@@ -58,6 +72,8 @@ export interface LocalBackendOptions {
   /** How often watch() and followLogs() look at the files. */
   watchIntervalMs: number;
   javaHome?: string;
+  /** Where runs write their Spark event logs, for the History Server; never under `runsDir`. Unset: none. */
+  eventLogDir?: string;
   /** How long cancel waits after SIGTERM before SIGKILL; 5 s by default, which lets Spark stop cleanly. */
   cancelGraceMs?: number;
   logger?: LocalBackendLogger;
@@ -74,14 +90,43 @@ export function createLocalBackend(options: LocalBackendOptions): Backend {
   const inflight = new Map<string, Promise<VendorRun>>();
   const dirOf = (run: { executionId: string; attempt: number }) =>
     attemptDir(options.runsDir, run.executionId, run.attempt);
+  const planOptions = {
+    sparks: [
+      { sparkHome: options.sparkHome, python: options.pythonExecutable, version: options.sparkVersion },
+      ...(options.moreSparks ?? []),
+    ],
+    offeredVersions: options.offeredVersions,
+    coreEtl: options.coreEtl,
+    applicationRoots: options.applicationRoots,
+  };
+
+  /** The submission for an attempt, on the Spark and CoreETL runtime its plan names. */
+  function describeAttempt(req: AttemptRequest) {
+    const plan = planLocalRun(req.spec, planOptions);
+    if (isUnsupported(plan)) throw new BackendRejection(plan.message, plan.field);
+    const { spark, coreEtl, builtin } = plan;
+    const submission = describeLocalSubmission(req, {
+      ...options,
+      sparkHome: spark.sparkHome,
+      pythonExecutable: spark.python ?? options.pythonExecutable,
+      ...(builtin ? { builtinCoreEtl: { ...builtin, resultFile: join(dirOf(req), FILES.result) } } : {}),
+    });
+    return { submission, sparkVersion: spark.version, coreEtl };
+  }
 
   async function startAttempt(req: AttemptRequest): Promise<VendorRun> {
     const dir = dirOf(req);
     const existing = await reader.record(dir);
     if (existing) return toVendorRun(existing);
     await mkdir(dir, { recursive: true });
-    const { command, args, env } = describeLocalSubmission(req, options);
-    const pid = await startWrapper(dir, command, args, env);
+    // Spark refuses to start when its event-log directory is missing.
+    if (options.eventLogDir) await mkdir(options.eventLogDir, { recursive: true });
+    const { submission, sparkVersion, coreEtl } = describeAttempt(req);
+    const { command, args, env } = submission;
+    // Secrets go to the process environment only: not argv (run.json, ps), not the submission a dry-run shows.
+    const secrets = secretsEnv(req.team, req.spec, options.coreEtl?.secrets, secretEnvPrefix);
+    if (isUnsupported(secrets)) throw new BackendRejection(secrets.message, secrets.field);
+    const pid = await startWrapper(dir, command, args, { ...env, ...secrets.env });
     const record: RunRecord = {
       executionId: req.executionId,
       attempt: req.attempt,
@@ -92,6 +137,8 @@ export function createLocalBackend(options: LocalBackendOptions): Backend {
       command,
       args,
       submittedAt: new Date().toISOString(),
+      ...(sparkVersion ? { sparkVersion } : {}),
+      ...(coreEtl ? { coreEtl } : {}),
     };
     await writeFileAtomic(join(dir, FILES.record), JSON.stringify(record, null, 2));
     options.logger?.info({ executionId: req.executionId, attempt: req.attempt, pid, dir }, 'started spark-submit');
@@ -145,9 +192,22 @@ export function createLocalBackend(options: LocalBackendOptions): Backend {
     }
   }
 
+  /** The driver log file as it is now, streamed (empty when the attempt never wrote one). */
+  async function* openLog(run: RunRef, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+    const path = join(dirOf(run), FILES.log);
+    const size = await fileSize(path);
+    if (size === 0) return;
+    // Up to the size seen now: a log still being written ends where this read began, not somewhere later.
+    yield* createReadStream(path, { end: size - 1, highWaterMark: 256 * 1024, signal }) as AsyncIterable<Buffer>;
+  }
+
   return {
     name: 'local',
-    describeSubmission: (req) => describeLocalSubmission(req, options),
+    describeSubmission: (req) => describeAttempt(req).submission,
+    unsupported(spec) {
+      const plan = planLocalRun(spec, planOptions);
+      return isUnsupported(plan) ? plan : undefined;
+    },
     submit(req) {
       const dir = dirOf(req);
       const pending = inflight.get(dir);
@@ -160,6 +220,7 @@ export function createLocalBackend(options: LocalBackendOptions): Backend {
     cancel,
     logs,
     followLogs,
+    openLog,
   };
 }
 
@@ -182,6 +243,7 @@ export function createLocalStatusSource(
         // Runs that ended before this watch began are not replayed; the workflows' polling covers them.
         if (!(firstScan && final)) {
           const last = lastYielded.get(dir);
+          // The application id alone is no change worth a signal: the final status carries it too.
           if (!last || last.phase !== status.phase || last.sparkUiUrl !== status.sparkUiUrl) {
             lastYielded.set(dir, status);
             yield status;
@@ -202,17 +264,87 @@ export function createLocalStatusSource(
 
 /**
  * Stops every local run still going under `runsDir` (for `npm run dev` shutdown): SIGTERM to each process
- * group, then SIGKILL after `graceMs`. No `cancelled` marker is written: nobody cancelled these runs, so after a
- * restart they report VANISHED (an infrastructure failure the workflow may retry), not CANCELLED.
+ * group, then SIGKILL after `graceMs`. Nobody cancelled these runs, so no `cancelled` marker is written; a
+ * `stopped` marker records who stopped them and when, and after a restart they report FAILED with reason
+ * STOPPED_ON_SHUTDOWN (status.ts): an infrastructure failure, retried on purpose while attempts remain.
  */
-export async function stopLocalRuns(runsDir: string, graceMs = DEFAULT_CANCEL_GRACE_MS): Promise<void> {
+export async function stopLocalRuns(
+  runsDir: string,
+  graceMs = DEFAULT_CANCEL_GRACE_MS,
+  by = 'npm run dev shutting down',
+): Promise<void> {
   const live: RunRecord[] = [];
   for (const dir of await listAttemptDirs(runsDir)) {
     const record = await readRecord(dir);
     if (!record || (await readExitCode(dir)) !== undefined) continue;
     if (await isGroupAlive(record.pgid, record.startTicks)) live.push(record);
   }
-  await Promise.all(live.map((record) => stopGroup(record.pgid, record.startTicks, graceMs)));
+  const at = new Date().toISOString();
+  await Promise.all(
+    live.map(async (record) => {
+      const dir = attemptDir(runsDir, record.executionId, record.attempt);
+      await writeFileAtomic(join(dir, FILES.stopped), JSON.stringify({ at, by }));
+      await stopGroup(record.pgid, record.startTicks, graceMs);
+    }),
+  );
+}
+
+/** One execution's directory under `runsDir`, as the retention sweep sees it. */
+export interface LocalRunDir {
+  executionId: string;
+  path: string;
+  /** The attempts it has a directory for. */
+  attempts: number[];
+  /** Newest modification time of the directory or any attempt's files. */
+  modifiedAt: Date;
+  /** A process of some attempt is still alive: a live run (or one a restarted worker would adopt). */
+  live: boolean;
+}
+
+/** Whether an attempt directory's run may still be going: recorded, no exit code, and its process group alive. */
+async function attemptLive(dir: string): Promise<boolean> {
+  const record = await readRecord(dir);
+  if (!record) {
+    // Claimed but not recorded yet: a submit in progress.
+    return (await fileSize(join(dir, FILES.wrapperPid))) > 0 && (await readExitCode(dir)) === undefined;
+  }
+  if ((await readExitCode(dir)) !== undefined) return false;
+  return isGroupAlive(record.pgid, record.startTicks);
+}
+
+/** Every execution directory under `runsDir`, with whether a run in it is still alive. */
+export async function listLocalRuns(runsDir: string): Promise<LocalRunDir[]> {
+  const runs: LocalRunDir[] = [];
+  for (const executionId of await readDirNames(runsDir)) {
+    const path = join(runsDir, executionId);
+    let modified = (await stat(path).catch(() => undefined))?.mtimeMs ?? 0;
+    let live = false;
+    const attempts: number[] = [];
+    for (const attempt of await readDirNames(path)) {
+      if (!/^\d+$/.test(attempt)) continue;
+      attempts.push(Number(attempt));
+      const dir = join(path, attempt);
+      for (const name of [FILES.log, FILES.exitCode, FILES.record]) {
+        modified = Math.max(modified, (await stat(join(dir, name)).catch(() => undefined))?.mtimeMs ?? 0);
+      }
+      live ||= await attemptLive(dir);
+    }
+    runs.push({ executionId, path, attempts, modifiedAt: new Date(modified), live });
+  }
+  return runs;
+}
+
+/**
+ * Removes an execution's run directory unless a run in it is alive (checked again here, just before), so the
+ * retention sweep can never remove a live or adoptable run. True when it was removed.
+ */
+export async function removeLocalRun(runsDir: string, executionId: string): Promise<boolean> {
+  const path = join(runsDir, executionId);
+  for (const attempt of await readDirNames(path)) {
+    if (/^\d+$/.test(attempt) && (await attemptLive(join(path, attempt)))) return false;
+  }
+  await rm(path, { recursive: true, force: true });
+  return true;
 }
 
 function vendorRunId(run: { executionId: string; attempt: number }): string {
@@ -220,8 +352,16 @@ function vendorRunId(run: { executionId: string; attempt: number }): string {
 }
 
 function toVendorRun(record: RunRecord): VendorRun {
-  const { executionId, attempt, vendorRunId } = record;
-  return { executionId, attempt, vendorRunId, backend: 'local', cluster: 'local' };
+  const { executionId, attempt, vendorRunId, sparkVersion, coreEtl } = record;
+  return {
+    executionId,
+    attempt,
+    vendorRunId,
+    backend: 'local',
+    cluster: 'local',
+    ...(sparkVersion ? { sparkVersion } : {}),
+    ...(coreEtl ? { coreEtl } : {}),
+  };
 }
 
 /** Every `<runsDir>/<executionId>/<attempt>` directory; stat-free, so a scan stays cheap. */

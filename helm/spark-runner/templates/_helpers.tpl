@@ -45,6 +45,51 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{/*
+How every container reaches Temporal beyond the ConfigMap: the TLS files of temporalTls.secretName and the API
+key of temporalApiKey.secretName, as the TEMPORAL_TLS_* and TEMPORAL_API_KEY variables. Takes the chart context.
+*/}}
+{{- define "spark-runner.temporalEnv" -}}
+{{- $tls := .Values.temporalTls -}}
+{{- if $tls.secretName }}
+{{- if $tls.caKey }}
+- name: TEMPORAL_TLS_SERVER_CA_CERT_PATH
+  value: /etc/spark-runner/temporal-tls/{{ $tls.caKey }}
+{{- end }}
+{{- if $tls.certKey }}
+- name: TEMPORAL_TLS_CLIENT_CERT_PATH
+  value: /etc/spark-runner/temporal-tls/{{ $tls.certKey }}
+- name: TEMPORAL_TLS_CLIENT_KEY_PATH
+  value: /etc/spark-runner/temporal-tls/{{ $tls.keyKey }}
+{{- end }}
+{{- end }}
+{{- with .Values.temporalApiKey }}
+{{- if .secretName }}
+- name: TEMPORAL_API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secretName }}
+      key: {{ .key }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "spark-runner.temporalTlsMount" -}}
+{{- if .Values.temporalTls.secretName }}
+- name: temporal-tls
+  mountPath: /etc/spark-runner/temporal-tls
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "spark-runner.temporalTlsVolume" -}}
+{{- if .Values.temporalTls.secretName }}
+- name: temporal-tls
+  secret:
+    secretName: {{ .Values.temporalTls.secretName }}
+{{- end }}
+{{- end -}}
+
+{{/*
 Shared container environment: ConfigMap, Secret-backed variables, mounted files, and a component's extra
 variables. Takes a dict: root (the chart context) and env (list of {name, value}).
 */}}
@@ -65,6 +110,7 @@ env:
   - name: GATEWAY_CONFIG
     value: /etc/spark-runner/secret/clusters.yaml
   {{- end }}
+  {{- with (include "spark-runner.temporalEnv" $root) }}{{ . | trim | nindent 2 }}{{- end }}
   {{- with .env }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
@@ -77,6 +123,7 @@ volumeMounts:
   # The root filesystem is read-only; scratch space for Node and its libraries.
   - name: tmp
     mountPath: /tmp
+  {{- with (include "spark-runner.temporalTlsMount" $root) }}{{ . | trim | nindent 2 }}{{- end }}
 {{- end -}}
 
 {{- define "spark-runner.volumes" -}}
@@ -95,6 +142,7 @@ volumes:
     emptyDir: {}
   - name: tmp
     emptyDir: {}
+  {{- with (include "spark-runner.temporalTlsVolume" .) }}{{ . | trim | nindent 2 }}{{- end }}
 {{- end -}}
 
 {{- define "spark-runner.securityContext" -}}
@@ -171,6 +219,18 @@ spec:
             httpGet: { path: /readyz, port: http }
             periodSeconds: 5
             timeoutSeconds: 5
+          {{- else if .metricsPort }}
+          {{- /* A process with no health endpoint (the worker) but a Prometheus listener. */}}
+          ports:
+            - name: metrics
+              containerPort: {{ .metricsPort }}
           {{- end }}
       {{- include "spark-runner.volumes" $root | nindent 6 }}
+{{- end -}}
+
+{{/* A map of Java system properties as `-Dkey=value` options, sorted by key (SPARK_HISTORY_OPTS). */}}
+{{- define "spark-runner.javaOpts" -}}
+{{- $opts := list -}}
+{{- range $k, $v := . }}{{ $opts = append $opts (printf "-D%s=%v" $k $v) }}{{ end -}}
+{{- join " " $opts -}}
 {{- end -}}
