@@ -21,7 +21,8 @@ export function createApp(deps: AppDeps): express.Express {
   const routes: Route[] = [...appRoutes({ ...deps, metrics }), openApiRoute(() => document)];
   const document = openApiDocument(routes);
   app.disable('x-powered-by');
-  app.use(requestSpans());
+  // Request spans only where they are exported (startTracing does nothing without the endpoint either).
+  if (deps.config.OTEL_EXPORTER_OTLP_ENDPOINT) app.use(requestSpans());
   app.use(metrics.middleware);
   app.use(
     express.json({

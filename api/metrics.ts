@@ -5,7 +5,8 @@
  */
 import type { RequestHandler } from 'express';
 import client from 'prom-client';
-import { EXECUTION_STATES, isTerminal } from '../schema/states.js';
+import { ACTIVE_STATES } from '../schema/states.js';
+import { processRegistry } from '../observability/telemetry-metrics.js';
 import type { ExecutionStore } from '../store/executions.js';
 
 export interface ApiMetrics {
@@ -17,8 +18,7 @@ export interface ApiMetrics {
 }
 
 export function createMetrics(store: ExecutionStore): ApiMetrics {
-  const registry = new client.Registry();
-  client.collectDefaultMetrics({ register: registry, prefix: 'spark_runner_api_' });
+  const registry = processRegistry('api');
   const requests = new client.Counter({
     name: 'spark_runner_http_requests_total',
     help: 'HTTP requests by method, route and status code',
@@ -54,7 +54,7 @@ export function createMetrics(store: ExecutionStore): ApiMetrics {
     registers: [registry],
     async collect() {
       const counts = await store.countActiveByState();
-      for (const state of EXECUTION_STATES.filter((s) => !isTerminal(s))) this.set({ state }, counts[state] ?? 0);
+      for (const state of ACTIVE_STATES) this.set({ state }, counts[state] ?? 0);
     },
   });
   const middleware: RequestHandler = (req, res, next) => {

@@ -538,21 +538,22 @@ export function teamCaps(config: Pick<Config, 'TEAM_RESOURCE_LIMITS'>, team: str
   return { ...BUILTIN_TEAM_CAPS, ...config.TEAM_RESOURCE_LIMITS.default, ...config.TEAM_RESOURCE_LIMITS[team] };
 }
 
+/** The settings APS reads. */
+export type ApsConfig = Pick<
+  Config,
+  | 'APS_HISTORY_LIMIT'
+  | 'APS_HISTORY_DAYS'
+  | 'APS_HEADROOM'
+  | 'APS_ROUND_MB'
+  | 'APS_DOWNSIZE_AFTER'
+  | 'APS_UNDERUSE_FRACTION'
+  | 'APS_MAX_DOWNSIZE'
+  | 'APS_GC_PRESSURE'
+  | 'AR_OOM_MEMORY_FACTOR'
+>;
+
 /** APS's numbers from the settings; the OOM factor is AR's, so APS raises memory the way AR does. */
-export function apsSettings(
-  config: Pick<
-    Config,
-    | 'APS_HISTORY_LIMIT'
-    | 'APS_HISTORY_DAYS'
-    | 'APS_HEADROOM'
-    | 'APS_ROUND_MB'
-    | 'APS_DOWNSIZE_AFTER'
-    | 'APS_UNDERUSE_FRACTION'
-    | 'APS_MAX_DOWNSIZE'
-    | 'APS_GC_PRESSURE'
-    | 'AR_OOM_MEMORY_FACTOR'
-  >,
-): ApsSettings {
+export function apsSettings(config: ApsConfig): ApsSettings {
   return {
     historyLimit: config.APS_HISTORY_LIMIT,
     historyDays: config.APS_HISTORY_DAYS,

@@ -50,7 +50,7 @@ export interface LifecycleMetrics {
 }
 
 /** The worker's lifecycle metrics on `registry`. */
-export function lifecycleMetrics(registry: client.Registry): LifecycleMetrics {
+export function lifecycleMetrics(registry = new client.Registry()): LifecycleMetrics {
   const registers = [registry];
   return {
     registry,
@@ -139,10 +139,12 @@ export class InstrumentedStore extends ExecutionStore {
       case 'SUBMIT':
       case 'RUNNING':
       case 'TERMINAL': {
+        // Only a first attempt's SUBMIT is measured: a retry's needs no read of the row.
+        if (input.type === 'SUBMIT' && input.attempt !== 1) return;
         const row = await this.getExecution(input.executionId);
         if (!row) return;
         const where = { backend: row.backend ?? 'none', cluster: row.cluster ?? 'none' };
-        if (input.type === 'SUBMIT' && input.attempt === 1) m.pending.observe(where, seconds(row.createdAt, input.at));
+        if (input.type === 'SUBMIT') m.pending.observe(where, seconds(row.createdAt, input.at));
         if (input.type === 'RUNNING') {
           if (input.attempt === 1) m.timeToRunning.observe(where, seconds(row.createdAt, input.at));
           const observedAt = input.payload.observedAt;

@@ -101,9 +101,3 @@ export function requestSpans(): RequestHandler {
     context.with(trace.setSpan(context.active(), span), next);
   };
 }
-
-/** The active trace id, for log lines (`trace_id`); undefined outside a span. */
-export function activeTraceId(): string | undefined {
-  const ctx = trace.getActiveSpan()?.spanContext();
-  return ctx && trace.isSpanContextValid(ctx) ? ctx.traceId : undefined;
-}

@@ -8,6 +8,9 @@ export type ExecutionState = (typeof EXECUTION_STATES)[number];
 export const TERMINAL_STATES = ['SUCCEEDED', 'FAILED', 'CANCELLED'] as const satisfies readonly ExecutionState[];
 export type TerminalState = (typeof TERMINAL_STATES)[number];
 
+/** The states of an execution still in flight (every state but the terminal ones). */
+export const ACTIVE_STATES = EXECUTION_STATES.filter((s) => !(TERMINAL_STATES as readonly string[]).includes(s));
+
 export function isTerminal(state: ExecutionState): state is TerminalState {
   return (TERMINAL_STATES as readonly string[]).includes(state);
 }

@@ -251,16 +251,7 @@ export interface PoolDeclaration {
 /** Records the pool's desired state and wakes its workflow. */
 export async function applyPool(deps: Pick<SessionDeps, 'client' | 'config' | 'sessions'>, pool: PoolDeclaration) {
   assertSessionVersion(deps.config, pool.sparkVersion);
-  const row = await deps.sessions.upsertPool({
-    name: pool.name,
-    team: pool.team,
-    sparkVersion: pool.sparkVersion,
-    size: pool.size,
-    driverMemoryMb: pool.driverMemoryMb,
-    backend: pool.backend ?? 'auto',
-    idleTimeoutS: pool.idleTimeoutS ?? null,
-    source: pool.source,
-  });
+  const row = await deps.sessions.upsertPool(pool);
   await wakePool(deps, pool.name);
   return row;
 }

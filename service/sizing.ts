@@ -7,26 +7,14 @@
  * SUBMIT event without applying it; `auto` runs with it. The requested sizes never exceed the team's caps (submit
  * rejects those), and APS caps its own.
  */
-import { apsSettings, teamCaps, type Config } from '../config/index.js';
+import { apsSettings, teamCaps, type ApsConfig, type Config } from '../config/index.js';
 import { describeChanges, recommend, type Recommendation, type SizingDecision } from '../runner/aps.js';
 
 export type { SizingDecision } from '../runner/aps.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
 import type { ExecutionStore } from '../store/executions.js';
 
-export type SizingConfig = Pick<
-  Config,
-  | 'TEAM_RESOURCE_LIMITS'
-  | 'APS_HISTORY_LIMIT'
-  | 'APS_HISTORY_DAYS'
-  | 'APS_HEADROOM'
-  | 'APS_ROUND_MB'
-  | 'APS_DOWNSIZE_AFTER'
-  | 'APS_UNDERUSE_FRACTION'
-  | 'APS_MAX_DOWNSIZE'
-  | 'APS_GC_PRESSURE'
-  | 'AR_OOM_MEMORY_FACTOR'
->;
+export type SizingConfig = ApsConfig & Pick<Config, 'TEAM_RESOURCE_LIMITS'>;
 
 export interface SizingDeps {
   store: Pick<ExecutionStore, 'sizingHistory'>;

@@ -11,6 +11,7 @@ import type { ClusterHealth } from '../gateway/health.js';
 import type { PlacementLog } from '../gateway/index.js';
 import { clusterHealth, executionEvents, executions, jobs, placements } from '../schema/index.js';
 import {
+  ACTIVE_STATES,
   TERMINAL_STATES,
   type BackendName,
   type EventType,
@@ -442,7 +443,7 @@ export class ExecutionStore {
     const rows = await this.db
       .select({ state: executions.state, count: sql<number>`count(*)::int` })
       .from(executions)
-      .where(inArray(executions.state, ['PENDING', 'SUBMITTED', 'RUNNING']))
+      .where(inArray(executions.state, ACTIVE_STATES))
       .groupBy(executions.state);
     return Object.fromEntries(rows.map((r) => [r.state, r.count]));
   }

@@ -161,24 +161,18 @@ export class SessionStore {
 
   /** Creates or replaces a pool's desired state (a deleted pool comes back). */
   async upsertPool(pool: NewPool): Promise<PoolRow> {
-    const now = new Date();
+    // Every column is written, so a re-applied pool loses what its new declaration leaves out.
+    const values = {
+      ...pool,
+      backend: pool.backend ?? 'auto',
+      idleTimeoutS: pool.idleTimeoutS ?? null,
+      updatedAt: new Date(),
+      deletedAt: null,
+    };
     const [row] = await this.db
       .insert(sessionPools)
-      .values({ ...pool, updatedAt: now, deletedAt: null })
-      .onConflictDoUpdate({
-        target: sessionPools.name,
-        set: {
-          team: pool.team,
-          sparkVersion: pool.sparkVersion,
-          size: pool.size,
-          driverMemoryMb: pool.driverMemoryMb,
-          backend: pool.backend ?? 'auto',
-          idleTimeoutS: pool.idleTimeoutS ?? null,
-          source: pool.source,
-          updatedAt: now,
-          deletedAt: null,
-        },
-      })
+      .values(values)
+      .onConflictDoUpdate({ target: sessionPools.name, set: values })
       .returning();
     return row!;
   }

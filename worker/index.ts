@@ -130,7 +130,9 @@ export async function startWorker({
     },
   );
   const database = openDatabase(config.DATABASE_URL!, config.DATABASE_POOL_SIZE, config.DATABASE_POOL_WAIT_MS);
-  const metrics = lifecycleMetrics(processRegistry('worker'));
+  const paths = dataPaths(config);
+  // The process's default metrics only where a listener serves them; the lifecycle series always.
+  const metrics = lifecycleMetrics(config.WORKER_METRICS_PORT !== undefined ? processRegistry('worker') : undefined);
   const store: ExecutionStore = new InstrumentedStore(database.db).instrument(metrics);
   const composition = await composeGateway({
     role: 'worker',
@@ -168,7 +170,7 @@ export async function startWorker({
       ...createRetentionActivities({
         store,
         policy: retentionPolicy(config),
-        ...(spark ? { runsDir: dataPaths(config).runsDir, eventLogDir: dataPaths(config).eventLogDir } : {}),
+        ...(spark ? { runsDir: paths.runsDir, eventLogDir: paths.eventLogDir } : {}),
       }),
     },
     interceptors: { activity: [activityMetrics(metrics), ...(interceptors?.activity ?? [])] },

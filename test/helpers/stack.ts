@@ -2,6 +2,7 @@
  * Per-file access to the real stack the global setup started: a config pointing at it, a task queue of the
  * file's own, a Temporal client, the store, and a worker bound to that task queue.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -45,6 +46,8 @@ export interface TestStack {
   store: ExecutionStore;
   /** Starts a worker on this file's task queue with the local backend plus any extra backends. */
   startWorker(extra?: Partial<Record<BackendName, Backend & Partial<StatusSource>>>): Promise<RunningWorker>;
+  /** Starts bin/worker.ts as a process of its own, with `env` (a test may SIGKILL it); close() kills what is left. */
+  startWorkerProcess(): ChildProcess;
   /**
    * For submits through the service layer, which check placeability: the newest in-process worker's gateway (it
    * knows the extra backends the test gave it), else an API-role one.
@@ -62,6 +65,7 @@ export async function openTestStack(overrides: Record<string, string> = {}): Pro
   const database = openDatabase(config.DATABASE_URL!);
   const store = new ExecutionStore(database.db);
   const workers: RunningWorker[] = [];
+  const processes: ChildProcess[] = [];
   const logger = pino({ level: config.LOG_LEVEL });
   // Every Spark the global setup provisioned (LOCAL_SPARK_VERSIONS), as a worker would find them.
   const spark = await findLocalSparks(config);
@@ -77,10 +81,19 @@ export async function openTestStack(overrides: Record<string, string> = {}): Pro
       workers.push(worker);
       return worker;
     },
+    startWorkerProcess() {
+      const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('bin/worker.ts')], {
+        env,
+        stdio: 'ignore',
+      });
+      processes.push(child);
+      return child;
+    },
     get gateway() {
       return workers.at(-1)?.gateway ?? apiComposition.gateway!;
     },
     async close() {
+      for (const child of processes) child.kill('SIGKILL');
       await Promise.all(workers.map((w) => w.shutdown()));
       await connection.close();
       await database.close();

@@ -5,7 +5,7 @@
  * the submit and must adopt that run (EMR's clientToken cannot be relied on: moto, like a careless client,
  * ignores it). moto stands in for AWS only; the workers are real bin/worker.ts processes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,7 +21,6 @@ import { openTestStack, type TestStack } from '../helpers/stack.js';
 let moto: TestMoto;
 let stack: TestStack;
 let proxy: http.Server;
-const workers: ChildProcess[] = [];
 /** The worker the proxy kills on the first StartJobRun it lets through. */
 let victim: ChildProcess | undefined;
 let startJobRuns = 0;
@@ -73,25 +72,15 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const w of workers) w.kill('SIGKILL');
   await stack?.close();
   await new Promise((resolve) => proxy?.close(resolve));
   await moto?.stop();
 });
 
-function startWorkerProcess(): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('bin/worker.ts')], {
-    env: stack.env,
-    stdio: 'ignore',
-  });
-  workers.push(child);
-  return child;
-}
-
 it('starts exactly one EMR job run when the worker is SIGKILLed between StartJobRun and recording the run id', async () => {
   // Each state lasts a second, as on AWS it lasts a while: every one is seen.
   await moto.setTransition({ progression: 'time', seconds: 1 });
-  const first = startWorkerProcess();
+  const first = stack.startWorkerProcess();
   victim = first;
   const died = new Promise((resolve) => first.once('exit', resolve));
   const spec = JobSpec.parse({
@@ -105,7 +94,7 @@ it('starts exactly one EMR job run when the worker is SIGKILLed between StartJob
   expect(startJobRuns).toBe(1);
   expect((await stack.store.getExecution(execution.executionId))!.vendorRunId).toBeNull();
 
-  startWorkerProcess();
+  stack.startWorkerProcess();
   const result = await executionHandle(stack.client, execution.executionId).result();
   expect(result).toMatchObject({ state: 'SUCCEEDED', attempts: 1 });
   expect(await moto.countJobRuns(`sr-${execution.executionId}-1`)).toBe(1);

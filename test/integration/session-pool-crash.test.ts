@@ -4,8 +4,6 @@
  * with no server process orphaned. Server processes are counted from /proc (the Spark Connect server class with
  * this file's connect directory in its argv), before the kill, after it, and after convergence.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { dataPaths } from '../../config/index.js';
 import { connectProcesses, type ConnectProcess } from '../../gateway/connect/local-servers.js';
@@ -21,7 +19,6 @@ let stack: TestStack;
 let database: Database;
 let sessions: SessionStore;
 let connectDir: string;
-const workers: ChildProcess[] = [];
 
 beforeAll(async () => {
   stack = await openTestStack({ SESSION_CHECK_INTERVAL_MS: '1000', SESSION_START_TIMEOUT_MS: '240000' });
@@ -39,24 +36,14 @@ afterAll(async () => {
       120_000,
     ).catch(() => undefined);
   }
-  for (const w of workers) w.kill('SIGKILL');
   await stack?.close();
   await database?.close();
 });
 
-function startWorkerProcess(): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('bin/worker.ts')], {
-    env: stack.env,
-    stdio: 'ignore',
-  });
-  workers.push(child);
-  return child;
-}
-
 const pids = (procs: ConnectProcess[]) => procs.map((p) => p.pid).sort((a, b) => a - b);
 
 it('converges to its size with no orphaned server process after its worker is SIGKILLed while it warms', async () => {
-  const first = startWorkerProcess();
+  const first = stack.startWorkerProcess();
   await applyPool(
     { client: stack.client, config: stack.config, sessions },
     { name: POOL, team: 'crash-team', sparkVersion: '4.0', size: SIZE, driverMemoryMb: 512, source: 'manifest' },
@@ -79,7 +66,7 @@ it('converges to its size with no orphaned server process after its worker is SI
   const afterKill = connectProcesses(connectDir);
   expect(pids(afterKill)).toEqual(expect.arrayContaining(pids(beforeKill)));
 
-  startWorkerProcess();
+  stack.startWorkerProcess();
   const converged = await eventually(
     `the pool to have ${SIZE} warm servers and exactly ${SIZE} server processes`,
     async () => {

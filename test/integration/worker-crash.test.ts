@@ -2,7 +2,6 @@
  * Durability: the worker process is SIGKILLed while a real local Spark job runs, and a new worker process takes
  * over. The execution must complete, with one backend submission and no duplicate events.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -13,28 +12,16 @@ import type { ExecutionResult } from '../../workflows/definitions.js';
 import { eventually, openTestStack, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
-const workers: ChildProcess[] = [];
 
 beforeAll(async () => {
   stack = await openTestStack({ STATUS_POLL_INTERVAL_MS: '2000' });
 });
 afterAll(async () => {
-  for (const w of workers) w.kill('SIGKILL');
   await stack?.close();
 });
 
-/** Starts bin/worker.ts as its own process, configured for this file's task queue and data directory. */
-function startWorkerProcess(): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('bin/worker.ts')], {
-    env: stack.env,
-    stdio: 'ignore',
-  });
-  workers.push(child);
-  return child;
-}
-
 it('completes an execution whose worker was killed mid-run, without a second submission or duplicate events', async () => {
-  const first = startWorkerProcess();
+  const first = stack.startWorkerProcess();
   const spec = JobSpec.parse({
     name: 'survives-crash',
     engineVersion: '4.0',
@@ -52,7 +39,7 @@ it('completes an execution whose worker was killed mid-run, without a second sub
 
   first.kill('SIGKILL');
   await new Promise((resolve) => first.once('exit', resolve));
-  startWorkerProcess();
+  stack.startWorkerProcess();
 
   const result: ExecutionResult = await executionHandle(stack.client, id).result();
   expect(result).toMatchObject({ state: 'SUCCEEDED', attempts: 1 });
