@@ -14,6 +14,7 @@ import { heartbeat } from '@temporalio/activity';
 import type { VendorRun } from '../gateway/backend.js';
 import type { SparkGateway } from '../gateway/index.js';
 import { awaitApplication } from '../observability/history-server.js';
+import { executionLog } from '../observability/log-context.js';
 import type { RunLinks } from '../observability/links.js';
 import type { SparkMetrics } from '../schema/metrics-summary.js';
 import type { ExecutionStore } from '../store/executions.js';
@@ -93,6 +94,14 @@ export function createAttemptEndActivities({ gateway, store, links, settings }: 
           vendorLogsLink: input.run.logsUrl ?? links.attemptLogUrl(input.executionId, input.attempt),
           metrics: read.kind === 'ready' ? read.metrics : null,
         });
+        executionLog().info(
+          {
+            archivedBytes: archived.bytes,
+            truncated: archived.truncated,
+            ...(read.kind === 'ready' ? { historyUrl } : { metricsUnavailable: read.reason }),
+          },
+          'attempt closed: log archived',
+        );
         return {
           ...(read.kind === 'ready' ? { metrics: read.metrics, historyUrl } : { unavailable: read.reason }),
           archived: { bytes: archived.bytes, truncated: archived.truncated },

@@ -18,6 +18,7 @@ import {
   type VendorRun,
 } from '../gateway/backend.js';
 import type { SparkGateway } from '../gateway/index.js';
+import { executionLog } from '../observability/log-context.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
 import { METRICS_SCHEMA_VERSION, type MetricsSummaryV1, type SparkMetrics } from '../schema/metrics-summary.js';
 import type { FailureClass, TerminalState } from '../schema/states.js';
@@ -110,6 +111,7 @@ export function createActivities({ gateway, store, clock, settings, sizing }: Ac
     };
     const decision = await gateway.place(request).catch(rejected);
     if (decision.kind === 'unavailable') {
+      executionLog().info({ reason: decision.reason }, 'no backend can take the attempt yet');
       await store.setPending(execution.executionId, 'NO_BACKEND', decision.reason, clock.now());
       if (once) return { kind: 'unavailable', reason: decision.reason };
       throw ApplicationFailure.create({
@@ -126,6 +128,7 @@ export function createActivities({ gateway, store, clock, settings, sizing }: Ac
     } catch (err) {
       if (err instanceof BackendRejection) rejected(err);
       const reason = `${where(placement)} did not accept attempt ${attempt}: ${(err as Error).message}`;
+      executionLog().warn({ backend: placement.backend, cluster: placement.cluster, err }, 'submit not accepted');
       await store.setPending(execution.executionId, 'SUBMITTING', reason, clock.now());
       if (once) return { kind: 'unreachable', reason };
       throw err;
@@ -152,6 +155,10 @@ export function createActivities({ gateway, store, clock, settings, sizing }: Ac
         submittedAt: clock.now(),
       },
     });
+    executionLog().info(
+      { backend: run.backend, cluster: run.cluster, vendorRunId: run.vendorRunId },
+      `attempt submitted to ${where(placement)}`,
+    );
     return { kind: 'submitted', run, placement };
   }
 
@@ -173,6 +180,7 @@ export function createActivities({ gateway, store, clock, settings, sizing }: Ac
       const { execution, limit } = input;
       if (await store.admit(execution.executionId, execution.team, limit)) return;
       const message = `team ${execution.team} is at its limit of ${limit} concurrent executions; queued`;
+      executionLog().info({ team: execution.team, limit }, message);
       await store.setPending(execution.executionId, 'TEAM_QUEUE', message, clock.now());
       throw ApplicationFailure.create({
         type: 'TeamQueueFull',
@@ -204,8 +212,13 @@ export function createActivities({ gateway, store, clock, settings, sizing }: Ac
      */
     async pollStatus(run: VendorRun, options: { statusSeen?: boolean } = {}): Promise<PolledStatus> {
       const backend = gateway.backend(run.backend);
-      if (options.statusSeen && (await backend.watched?.(run))) return { watched: true };
-      return backend.status(run);
+      if (options.statusSeen && (await backend.watched?.(run))) {
+        executionLog().debug('status check: the watch is healthy, nothing read');
+        return { watched: true };
+      }
+      const status = await backend.status(run);
+      executionLog().debug({ phase: status.phase, backendState: status.backendState }, 'status read');
+      return status;
     },
 
     /**
@@ -222,6 +235,7 @@ export function createActivities({ gateway, store, clock, settings, sizing }: Ac
         at: clock.now(),
         payload: { reason: input.reason, requestedBy: input.requestedBy ?? null },
       });
+      executionLog().info({ backend: placement.backend, reason: input.reason }, 'cancelling the attempt');
       await gateway
         .backend(placement.backend)
         .cancel({
@@ -267,6 +281,10 @@ export function createActivities({ gateway, store, clock, settings, sizing }: Ac
       resources: NormalizedJobSpec['resources'];
     }): Promise<void> {
       const at = clock.now();
+      executionLog().warn(
+        { failureClass: input.failureClass, nextAttempt: input.nextAttempt, delayMs: input.delayMs },
+        `attempt failed (${input.failureClass}): ${input.summary}; retrying`,
+      );
       await store.recordEvent({
         executionId: input.executionId,
         attempt: input.attempt,
@@ -345,6 +363,10 @@ export function createActivities({ gateway, store, clock, settings, sizing }: Ac
           ...(input.result ? { core_etl: input.result } : {}),
         },
       });
+      executionLog().info(
+        { state: input.state, failureClass: input.failureClass ?? null, durationMs: input.durationMs },
+        `execution ended ${input.state}`,
+      );
     },
   };
 }

@@ -7,7 +7,7 @@ import express from 'express';
 import { authenticate } from './auth.js';
 import { consoleHandler } from './console.js';
 import { requestSpans } from '../observability/telemetry.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type ApiMetrics } from './metrics.js';
 import { openApiDocument, openApiRoute } from './openapi.js';
 import { HttpProblem, problemHandler, sendProblem } from './problem.js';
 import { methodNotAllowed, mountRoutes, type Route } from './route.js';
@@ -15,9 +15,9 @@ import { appRoutes, type AppDeps } from './routes/index.js';
 
 export type { AppDeps } from './routes/index.js';
 
-export function createApp(deps: AppDeps): express.Express {
+/** The app; `metrics` is its registry (startApiServer passes its own, which it also exports over OTLP). */
+export function createApp(deps: AppDeps, metrics: ApiMetrics = createMetrics(deps.store)): express.Express {
   const app = express();
-  const metrics = createMetrics(deps.store);
   const routes: Route[] = [...appRoutes({ ...deps, metrics }), openApiRoute(() => document)];
   const document = openApiDocument(routes);
   app.disable('x-powered-by');

@@ -131,6 +131,13 @@ function requestBody(route: Route): object | undefined {
   };
 }
 
+const RETRY_AFTER = {
+  'Retry-After': {
+    description: 'seconds to wait before retrying (with the same Idempotency-Key)',
+    schema: { type: 'integer' },
+  },
+};
+
 /** The OpenAPI 3.1 document of the given routes (by default, the app's). */
 export function openApiDocument(routes: readonly Route[] = declaredRoutes()): object {
   const used = new Set<string>();
@@ -141,6 +148,8 @@ export function openApiDocument(routes: readonly Route[] = declaredRoutes()): ob
     );
     // Everything that needs a token answers 401 without a valid one.
     if (!route.public) responses[401] = response(401, 'problem', used);
+    // ...and 503 with Retry-After while Postgres or Temporal does not answer, or the pool is exhausted (problem.ts).
+    if (!route.public) responses[503] = { ...response(503, 'problem', used), headers: RETRY_AFTER };
     const params = parameters(route);
     const body = requestBody(route);
     (paths[route.path] ??= {})[route.method] = {

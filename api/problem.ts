@@ -8,7 +8,7 @@ import { ManifestError, ManifestLimitError } from '../dcp/manifest.js';
 import { BackendRejection } from '../gateway/backend.js';
 import { Conflict, Forbidden, NotFound, Unavailable } from '../service/errors.js';
 import { SubmitRejected } from '../service/submit.js';
-import { isPoolExhausted } from '../store/db.js';
+import { isDatabaseUnreachable, isPoolExhausted } from '../store/db.js';
 
 export interface FieldProblem {
   path: string;
@@ -86,6 +86,7 @@ export function manifestProblem(err: ManifestError): HttpProblem {
  * | `ManifestError`                         | 400, each issue with its line and column            |
  * | `ManifestLimitError` (aliases, depth...)| 422 naming the limit                                |
  * | Postgres pool exhausted (wait timed out)| 503 with `Retry-After`                              |
+ * | Postgres or Temporal not answering      | 503 with `Retry-After` (an outage: retry, same key) |
  * | body too large / malformed JSON         | 413 / 400                                           |
  *
  * Anything else is a bug or an outage: undefined here, a bare 500 from the handler.
@@ -118,6 +119,13 @@ export function problemOf(err: unknown): HttpProblem | undefined {
       'Retry-After': String(POOL_RETRY_AFTER_S),
     });
   }
+  // Found by the fault drill (bench/drill.ts): a submit while Postgres or the Temporal frontend restarts was a 500.
+  const down = isDatabaseUnreachable(err) ? 'Postgres' : isTemporalUnavailable(err) ? 'Temporal' : undefined;
+  if (down) {
+    return new HttpProblem(503, 'Service unavailable', `${down} is not answering; retry shortly`, undefined, {
+      'Retry-After': String(POOL_RETRY_AFTER_S),
+    });
+  }
   const e = err as { type?: string; status?: number; message?: string };
   if (e.type === 'entity.too.large') return new HttpProblem(413, 'Request body too large', e.message ?? '');
   if (e.type === 'entity.parse.failed') {
@@ -125,6 +133,14 @@ export function problemOf(err: unknown): HttpProblem | undefined {
   }
   if (e.status && e.status >= 400 && e.status < 500) return new HttpProblem(e.status, 'Bad request', e.message ?? '');
   return undefined;
+}
+
+/** True when `err` (or a cause) is gRPC's UNAVAILABLE (14) from the Temporal frontend: it is down or restarting. */
+function isTemporalUnavailable(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if ((e as { code?: unknown }).code === 14) return true;
+  }
+  return false;
 }
 
 /** Seconds a client is told to wait when the database pool is exhausted. */

@@ -8,6 +8,7 @@ import type { DryRun as DryRunResult } from '../service/submit.js';
 import type { JobOverview, JobView } from '../service/manifests.js';
 import { jobIdOf, teamOfJobPath } from '../schema/vocabulary.js';
 import type { EventRow, ExecutionRow } from '../store/executions.js';
+import type { JobEventRow } from '../store/job-events.js';
 import type { SessionEventRow, SessionRow } from '../store/sessions.js';
 import type { ContinuousState } from '../workflows/continuous-definitions.js';
 import { executionLogsUrl } from '../observability/links.js';
@@ -127,6 +128,33 @@ export function streamingView(id: string, state: ContinuousState): In<typeof wir
     degraded: state.degraded,
     next_restart_at: state.nextRestartAt ?? null,
     recent_execution_ids: state.executionIds,
+    ...(state.dcr
+      ? {
+          last_sample: state.lastSample
+            ? {
+                input_rows_per_second: state.lastSample.inputRowsPerSecond,
+                processed_rows_per_second: state.lastSample.processedRowsPerSecond,
+                batch_duration_ms: state.lastSample.batchDurationMs,
+                at: state.lastSample.at,
+              }
+            : null,
+          lagging_samples: state.dcr.lagging,
+        }
+      : {}),
+  };
+}
+
+/** A job event row on the wire. */
+export function jobEventView(row: JobEventRow): In<typeof wire.JobEvent> {
+  return {
+    seq: row.seq,
+    event_id: row.eventId,
+    job_path: row.jobPath,
+    event_type: row.eventType,
+    execution_id: row.executionId,
+    spec_version: row.specVersion,
+    timestamp: row.timestamp.toISOString(),
+    payload: row.payload,
   };
 }
 

@@ -10,6 +10,7 @@ import type { NormalizedJobSpec } from '../schema/job-spec.js';
 import { SparkMetrics } from '../schema/metrics-summary.js';
 import type { ScheduleConfig } from '../dcp/schedule.js';
 import { SESSION_END_REASONS, SESSION_EVENT_TYPES, SESSION_STATES } from '../schema/session-states.js';
+import { JOB_EVENT_TYPES } from '../schema/job-event-types.js';
 
 const time = z.string().describe('ISO-8601 time');
 const jobId = z.string().describe('the job: <team>.<name>');
@@ -185,6 +186,33 @@ export const StreamingJob = z.object({
   degraded: z.boolean(),
   next_restart_at: time.nullable(),
   recent_execution_ids: z.array(z.string()),
+  last_sample: z
+    .object({
+      input_rows_per_second: z.number(),
+      processed_rows_per_second: z.number(),
+      batch_duration_ms: z.number(),
+      at: time,
+    })
+    .nullable()
+    .optional()
+    .describe("DCR's last streaming-progress sample of the live run (null before the first)"),
+  lagging_samples: z.number().int().optional().describe('DCR: samples in a row whose processing rate lagged'),
+});
+
+/** One job-level event (job_events): a streaming job's loop transition or progress sample. */
+export const JobEvent = z.object({
+  seq: z.number().int().describe('append order; page with ?after=<seq>'),
+  event_id: z.string(),
+  job_path: jobPath,
+  event_type: z.enum(JOB_EVENT_TYPES),
+  execution_id: z.string().nullable().describe('the run it is about'),
+  spec_version: z.number().int().nullable(),
+  timestamp: time,
+  payload: z.record(z.string(), z.unknown()),
+});
+export const JobEventList = z.object({
+  items: z.array(JobEvent),
+  next_after: z.number().int().optional().describe('absent on the last page: pass as ?after= for the next'),
 });
 
 const ScheduleConfigShape = z

@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_APS_SETTINGS, recommend, type SizingSample, type TeamCaps } from '../runner/aps.js';
 import { JobSpec } from '../schema/job-spec.js';
 import type { SparkMetrics } from '../schema/metrics-summary.js';
+import { seededRandom } from '../gateway/routing.js';
 
 const MIB = 1024 * 1024;
 const CAPS: TeamCaps = {
@@ -33,18 +34,6 @@ interface SyntheticJob {
   kind: Kind;
   baseNeedMb: number;
   requestedMb: number;
-}
-
-/** mulberry32: a small seeded PRNG, so a seed replays the same history. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function jobsFor(count: number, rand: () => number): SyntheticJob[] {
@@ -130,7 +119,7 @@ const emptyTally = (): Tally => ({
 
 function simulate(jobs: SyntheticJob[], runs: number, mode: 'manual' | 'auto', seed: number): Tally {
   const tally = emptyTally();
-  const rand = prng(seed); // the same needs for both modes
+  const rand = seededRandom(seed); // the same needs for both modes
   for (const job of jobs) {
     const requested = JobSpec.parse({
       name: 'bench',
@@ -195,7 +184,7 @@ export function apsBench(argv: string[]): Promise<void> {
   const jobCount = Number(values.jobs);
   const runs = Number(values.runs);
   const seed = Number(values.seed);
-  const jobs = jobsFor(jobCount, prng(seed * 7919));
+  const jobs = jobsFor(jobCount, seededRandom(seed * 7919));
   const started = performance.now();
   const manual = simulate(jobs, runs, 'manual', seed);
   const auto = simulate(jobs, runs, 'auto', seed);

@@ -5,6 +5,7 @@
 import { runMain } from '../bin/main.js';
 import { apiBench } from './api.js';
 import { apsBench } from './aps.js';
+import { drillBench } from './drill.js';
 import { kubernetesBench } from './kubernetes.js';
 import { lifecycleBench } from './lifecycle.js';
 import { logArchiveBench } from './log-archive.js';
@@ -17,6 +18,7 @@ const BENCHES: Record<string, (argv: string[]) => Promise<void>> = {
   sessions: sessionsBench,
   kubernetes: kubernetesBench,
   aps: apsBench,
+  drill: drillBench,
 };
 
 /** What a bench gets when all of them run (no name): the Kubernetes one at its first step, not at 2,000 apps. */

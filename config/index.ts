@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import type { ApsSettings, TeamCaps } from '../runner/aps.js';
+import type { DcrSettings } from '../runner/dcr.js';
 import { parseMemoryMb } from '../schema/job-spec.js';
 import { BACKENDS } from '../schema/states.js';
 
@@ -185,6 +186,12 @@ export const ConfigSchema = z.object({
 
   /** Backend for `backend: auto`. Unset: kubernetes when GATEWAY_CONFIG names clusters, else local. */
   DEFAULT_BACKEND: z.enum(BACKENDS).optional(),
+  /**
+   * Test-and-drill only, never a default: enables the sim backend (no Spark at all) in the api and worker, with its
+   * runs and a count of runs started per (execution, attempt) kept in this directory, which every process given it
+   * shares; so a run outlives a worker restart. `npm run bench -- drill` sets it (gateway/backends/sim/state-dir.ts).
+   */
+  SIM_BACKEND_STATE_DIR: optionalString,
   /** Spark versions a JobSpec may ask for; anything else is rejected at submit. */
   ENGINE_VERSIONS: list.default(['3.5', '4.0', '4.1', '4.2']),
 
@@ -244,6 +251,16 @@ export const ConfigSchema = z.object({
   APS_MAX_DOWNSIZE: z.coerce.number().min(0).max(0.9).default(0.1),
   /** APS: a successful run that spent more than this fraction of task time in GC was under memory pressure. */
   APS_GC_PRESSURE: z.coerce.number().min(0).max(1).default(0.1),
+  /** DCR: a streaming job's loop samples its live run's progress (input and processing rates) this often. */
+  STREAMING_SAMPLE_INTERVAL_S: z.coerce.number().min(1).max(86_400).default(300),
+  /** DCR: a sample whose processing rate is under this share of its input rate is lagging. */
+  DCR_LAG_RATIO: z.coerce.number().min(0.01).max(1).default(0.8),
+  /** DCR: this many lagging samples in a row add executors (a controlled restart). */
+  DCR_LAG_SAMPLES: int(1, 1000).default(3),
+  /** DCR: with `sizing: auto`, APS's recommendation drifting more than this share from the run's sizes resizes it. */
+  DCR_DRIFT_THRESHOLD: z.coerce.number().min(0).max(10).default(0.2),
+  /** DCR: at most one policy-driven resize of a streaming job per this many seconds. */
+  DCR_COOLDOWN_S: z.coerce.number().min(0).max(2_592_000).default(1800),
 
   /** Clusters file for the Spark Gateway (YAML/JSON: clusters with region, weight, capacity; team domains; EMR). Unset: no Kubernetes. */
   GATEWAY_CONFIG: optionalString,
@@ -300,8 +317,18 @@ export const ConfigSchema = z.object({
   /** Port of the worker's Prometheus listener; unset: the worker serves no /metrics (0: any free port). */
   WORKER_METRICS_PORT: int(0, 65535).optional(),
 
-  /** OTLP/HTTP endpoint (base URL) traces are exported to, e.g. http://otel-collector:4318; unset: no tracing. */
+  /**
+   * OTLP/HTTP endpoint (base URL) traces and metrics are exported to, e.g. http://otel-collector:4318; unset: no
+   * tracing and no metrics export (the /metrics listeners are unaffected).
+   */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  /** How often each process pushes its metrics over OTLP, in milliseconds (the OpenTelemetry variable's name). */
+  OTEL_METRIC_EXPORT_INTERVAL: int(100, 3_600_000).default(60_000),
+  /**
+   * host:port where the worker's Temporal Core serves Temporal's own metrics (GET /metrics, Prometheus); unset: none.
+   * Set once per process: the first worker's value holds.
+   */
+  TEMPORAL_CORE_METRICS_ADDRESS: optionalString,
   /**
    * Trace inside the worker too: Temporal's workflow and activity interceptors. Off by default, since workflow
    * interceptors are part of the workflow code and replay; needs OTEL_EXPORTER_OTLP_ENDPOINT.
@@ -414,7 +441,7 @@ const ROLE_CHECKS: Record<ProcessRole, (config: Config) => { path: keyof Config;
           message: 'no API tokens are configured: set API_TOKENS or API_TOKENS_FILE (npm run dev sets a local one)',
         },
   worker: (c) =>
-    c.LOCAL_BACKEND_ENABLED || c.GATEWAY_CONFIG
+    c.LOCAL_BACKEND_ENABLED || c.GATEWAY_CONFIG || c.SIM_BACKEND_STATE_DIR
       ? undefined
       : {
           path: 'GATEWAY_CONFIG',
@@ -551,6 +578,23 @@ export type ApsConfig = Pick<
   | 'APS_GC_PRESSURE'
   | 'AR_OOM_MEMORY_FACTOR'
 >;
+
+/** The settings DCR's streaming loop reads. */
+export type DcrConfig = Pick<
+  Config,
+  'STREAMING_SAMPLE_INTERVAL_S' | 'DCR_LAG_RATIO' | 'DCR_LAG_SAMPLES' | 'DCR_DRIFT_THRESHOLD' | 'DCR_COOLDOWN_S'
+>;
+
+/** DCR's numbers (runner/dcr.ts) from the settings. */
+export function dcrSettings(config: DcrConfig): DcrSettings {
+  return {
+    lagRatio: config.DCR_LAG_RATIO,
+    lagSamples: config.DCR_LAG_SAMPLES,
+    minInputRowsPerSecond: 1,
+    driftThreshold: config.DCR_DRIFT_THRESHOLD,
+    cooldownMs: config.DCR_COOLDOWN_S * 1000,
+  };
+}
 
 /** APS's numbers from the settings; the OOM factor is AR's, so APS raises memory the way AR does. */
 export function apsSettings(config: ApsConfig): ApsSettings {

@@ -33,6 +33,7 @@ import {
 import { createEmrBackend, createEmrStatusSource } from './backends/emr/index.js';
 import { loadTeamSecrets } from './backends/local/core-etl.js';
 import { createLocalBackend, createLocalStatusSource } from './backends/local/index.js';
+import { createSimBackend } from './backends/sim/index.js';
 import { emrConfigured, kubeConfigFor, loadGatewayConfig, type GatewayConfig } from './clusters.js';
 import { HealthMonitor } from './health.js';
 import { SparkGateway } from './index.js';
@@ -200,7 +201,11 @@ export async function composeGateway(options: ComposeOptions): Promise<Compositi
           createEmrStatusSource({ ...emr, pollIntervalMs: emr.statusPollIntervalMs, logger: emrLogger }),
         );
     }
-    for (const [name, backend] of Object.entries(options.extra ?? {})) {
+    // SIM_BACKEND_STATE_DIR (test-and-drill only): the sim backend on its shared directory, unless the caller gave one.
+    const sim = config.SIM_BACKEND_STATE_DIR
+      ? { sim: createSimBackend({ stateDir: config.SIM_BACKEND_STATE_DIR }) }
+      : {};
+    for (const [name, backend] of Object.entries({ ...sim, ...options.extra })) {
       backends[name as BackendName] = backend;
       if (role === 'worker' && backend.watch) statusSources.push(backend as StatusSource);
     }

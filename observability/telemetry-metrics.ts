@@ -13,6 +13,7 @@
  * | spark_runner_retries_total                        | counter   | failure_class                  | worker |
  * | spark_runner_oom_remediations_total               | counter   | (none)                         | worker |
  * | spark_runner_activity_seconds                     | histogram | activity, outcome              | worker |
+ * | spark_runner_team_queue_wait_seconds              | histogram | team                           | worker |
  * | spark_runner_backend_available                    | gauge     | backend, cluster               | worker, watcher |
  */
 import http from 'node:http';
@@ -42,6 +43,7 @@ export interface LifecycleMetrics {
   retries: client.Counter<'failure_class'>;
   oomRemediations: client.Counter;
   activity: client.Histogram<'activity' | 'outcome'>;
+  teamQueueWait: client.Histogram<'team'>;
   /**
    * Starts the series of these backends (and clusters) at zero, so that the first execution's change is a change
    * to rate() and increase(), not a series appearing with its value already counted.
@@ -103,6 +105,13 @@ export function lifecycleMetrics(registry = new client.Registry()): LifecycleMet
         for (const failure_class of FAILURE_CLASSES) this.finished.inc({ state: 'FAILED', failure_class, backend }, 0);
       }
     },
+    teamQueueWait: new client.Histogram({
+      name: 'spark_runner_team_queue_wait_seconds',
+      help: "From accepting an execution to its admission past its team's concurrency limit (teams with a limit only)",
+      labelNames: ['team'] as const,
+      buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600],
+      registers,
+    }),
     activity: new client.Histogram({
       name: 'spark_runner_activity_seconds',
       help: 'Activity run time in the worker (submit, status polls, cancel, store writes, log archiving), by type',
@@ -126,6 +135,19 @@ export class InstrumentedStore extends ExecutionStore {
   instrument(metrics: LifecycleMetrics): this {
     this.metrics = metrics;
     return this;
+  }
+
+  /** Admission past a team's limit, timed once: only by the call that admitted it (its admitted_at is set then). */
+  override async admit(executionId: string, team: string, limit: number): Promise<boolean> {
+    const calledAt = Date.now();
+    const admitted = await super.admit(executionId, team, limit);
+    if (admitted && this.metrics) {
+      const row = await this.getExecution(executionId).catch(() => undefined);
+      if (row?.admittedAt && row.admittedAt.getTime() >= calledAt) {
+        this.metrics.teamQueueWait.observe({ team }, seconds(row.createdAt, row.admittedAt));
+      }
+    }
+    return admitted;
   }
 
   override async recordEvent(input: EventInput): Promise<boolean> {

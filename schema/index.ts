@@ -2,6 +2,7 @@ export * from './enums.js';
 export * from './jobs.js';
 export * from './executions.js';
 export * from './execution-events.js';
+export * from './job-events.js';
 export * from './placements.js';
 export * from './cluster-health.js';
 export * from './log-archives.js';

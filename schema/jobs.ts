@@ -1,4 +1,4 @@
-import { jsonb, pgTable, text, timestamp, index } from 'drizzle-orm/pg-core';
+import { boolean, jsonb, pgTable, text, timestamp, index } from 'drizzle-orm/pg-core';
 import type { NormalizedJobSpec } from './job-spec.js';
 
 /**
@@ -13,6 +13,11 @@ export const jobs = pgTable(
     name: text('name').notNull(),
     owner: text('owner'),
     spec: jsonb('spec').$type<NormalizedJobSpec>().notNull(),
+    /**
+     * Whether a Temporal Schedule drives the job: set by manifest apply and delete, false for a job a submit
+     * created. Null on rows written before it was recorded; lists look those up in Temporal, and skip the rest.
+     */
+    scheduled: boolean('scheduled'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },

@@ -74,18 +74,30 @@ export async function removeContinuousJob(deps: ContinuousDeps, jobPath: string)
  * polls the loop's task queue (gRPC FAILED_PRECONDITION), so the caller can say so instead of failing.
  */
 export async function continuousState(deps: ContinuousDeps, jobPath: string): Promise<ContinuousState | undefined> {
+  const handle = deps.client.workflow.getHandle(continuousWorkflowId(jobPath));
   try {
-    return await deps.client.workflow.getHandle(continuousWorkflowId(jobPath)).query(continuousStateQuery);
+    // A query waits for a worker; with none (all stopped a moment ago) it would hang the caller until the RPC gave up.
+    return await deps.client.withDeadline(Date.now() + STATE_QUERY_TIMEOUT_MS, () =>
+      handle.query(continuousStateQuery),
+    );
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
-    if ((err as { cause?: { code?: unknown } }).cause?.code === 9) {
+    const code =
+      (err as { cause?: { code?: unknown }; code?: unknown }).cause?.code ?? (err as { code?: unknown }).code;
+    if (code === 9 || code === 4) {
       throw new Unavailable(
-        `streaming job "${continuousWorkflowId(jobPath)}" does not answer: no worker polls its task queue`,
+        `streaming job "${continuousWorkflowId(jobPath)}" does not answer: ` +
+          (code === 9
+            ? 'no worker polls its task queue'
+            : `no worker answered within ${STATE_QUERY_TIMEOUT_MS / 1000} s`),
       );
     }
     throw err;
   }
 }
+
+/** How long a streaming job's live state may take: a worker answers a query in milliseconds when there is one. */
+const STATE_QUERY_TIMEOUT_MS = 10_000;
 
 /**
  * Stops a streaming job's current run and idles its loop in STOPPED, or resumes a stopped or degraded one; returns
@@ -175,9 +187,9 @@ export async function resizeContinuousJob(
   const spec: NormalizedJobSpec = { ...job.spec, resources: merged.data };
   assertWithinCaps(deps.config, job.team, spec);
   try {
-    await deps.client.workflow
-      .getHandle(continuousWorkflowId(jobPath))
-      .executeUpdate(updateSpecUpdate, { args: [{ spec }] });
+    await deps.client.workflow.getHandle(continuousWorkflowId(jobPath)).executeUpdate(updateSpecUpdate, {
+      args: [{ spec, cause: 'resize', reason: `resized through the API (${describePatch(patch)})` }],
+    });
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) throw new Conflict(err.cause?.message ?? err.message);
     if (err instanceof WorkflowNotFoundError)
@@ -186,4 +198,14 @@ export async function resizeContinuousJob(
   }
   await deps.store.upsertJob({ jobPath, team: job.team, name: job.name, owner: job.owner ?? undefined, spec });
   return (await continuousState(deps, jobPath))!;
+}
+
+/** A patch as one line, for the loop's RESIZED event: `driver.memory=1536m executor.instances=2`. */
+function describePatch(patch: ResourcesPatch): string {
+  const parts: string[] = [];
+  for (const side of ['driver', 'executor'] as const) {
+    for (const [k, v] of Object.entries(patch[side] ?? {})) parts.push(`${side}.${k}=${String(v)}`);
+  }
+  if (patch.dynamicAllocation !== undefined) parts.push(`dynamicAllocation=${JSON.stringify(patch.dynamicAllocation)}`);
+  return parts.join(' ');
 }

@@ -12,7 +12,7 @@ import type { ManifestJob, ManifestPool } from '../dcp/manifest.js';
 import { Forbidden } from './errors.js';
 import type { ScheduleConfig } from '../dcp/schedule.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
-import type { ExecutionRow } from '../store/executions.js';
+import type { ExecutionRow, JobRow } from '../store/executions.js';
 import { scheduleIdOf } from '../schema/vocabulary.js';
 import { canonicalHash } from '../store/ids.js';
 import {
@@ -155,6 +155,7 @@ export async function applyManifest(deps: ManifestDeps, actor: Actor, jobs: Mani
       name: job.name,
       owner: job.owner ?? null,
       spec: job.spec,
+      scheduled: job.schedule !== undefined,
     });
   }
   return plans;
@@ -176,6 +177,7 @@ export async function deleteManifest(deps: ManifestDeps, actor: Actor, jobs: Man
       deleteSchedule(deps, job.jobPath),
       removeContinuousJob(deps, job.jobPath),
     ]);
+    await deps.store.markUnscheduled(job.jobPath);
     out.push({ jobPath: job.jobPath, scheduleDeleted, continuousStopped });
   }
   return out;
@@ -193,21 +195,59 @@ export interface JobView {
 
 /** One job with its last execution and next scheduled run; undefined when unknown or not the actor's team. */
 export async function getJobView(deps: ManifestDeps, actor: Actor, jobPath: string): Promise<JobView | undefined> {
+  return (await getJobOverview(deps, actor, jobPath, { live: false }))?.view;
+}
+
+/** A job with everything about it: its manifest view, its streaming loop's state, and its latest execution row. */
+export interface JobOverview {
+  view: JobView;
+  continuous?: ContinuousState;
+  lastExecution?: ExecutionRow;
+}
+
+/**
+ * The job as `GET /api/v1/jobs/{team}.{name}` shows it; undefined when unknown or not the actor's team. With
+ * `live: false`, a streaming job's loop is not asked for its state (that needs a worker).
+ */
+export async function getJobOverview(
+  deps: ManifestDeps,
+  actor: Actor,
+  jobPath: string,
+  options: { live: boolean } = { live: true },
+): Promise<JobOverview | undefined> {
   const row = await deps.store.getJob(jobPath);
-  if (!row || (actor.role !== 'admin' && actor.team !== row.team)) return undefined;
-  const [sched, last] = await Promise.all([
-    appliedSchedule(deps, jobPath),
-    deps.store.listExecutions({ jobPath, limit: 1 }),
+  if (!row || !mayRead(actor, row.team)) return undefined;
+  const [overview, continuous] = await Promise.all([
+    deps.store.listExecutions({ jobPath, limit: 1 }).then((last) => overviewOf(deps, row, last.items[0])),
+    row.spec.jobType === 'streaming' && options.live ? continuousState(deps, jobPath) : undefined,
   ]);
-  const e = last.items[0];
-  return {
-    jobPath,
+  return continuous ? { ...overview, continuous } : overview;
+}
+
+/**
+ * Every job the actor may see (all teams for an admin), each with its latest execution: one query, plus a
+ * schedule look-up only for jobs a schedule drives. Streaming loops are not asked (see getJobOverview).
+ */
+export async function listJobOverviews(deps: ManifestDeps, actor: Actor): Promise<JobOverview[]> {
+  const rows = await deps.store.listJobsWithLatest(actor.role === 'admin' ? undefined : actor.team);
+  return Promise.all(rows.map(({ job, latest }) => overviewOf(deps, job, latest)));
+}
+
+function mayRead(actor: Actor, team: string): boolean {
+  return actor.role === 'admin' || actor.team === team;
+}
+
+async function overviewOf(deps: ManifestDeps, row: JobRow, e: ExecutionRow | undefined): Promise<JobOverview> {
+  // `scheduled` is null on rows older than the column: those are looked up too.
+  const sched = row.scheduled === false ? undefined : await appliedSchedule(deps, row.jobPath);
+  const view: JobView = {
+    jobPath: row.jobPath,
     team: row.team,
     owner: row.owner,
     jobType: row.spec.jobType,
     spec: row.spec,
     schedule: sched && {
-      scheduleId: scheduleIdOf(jobPath),
+      scheduleId: scheduleIdOf(row.jobPath),
       config: sched.applied?.schedule,
       paused: sched.description.state.paused,
       nextRunTime: sched.description.info.nextActionTimes[0]?.toISOString(),
@@ -221,42 +261,7 @@ export async function getJobView(deps: ManifestDeps, actor: Actor, jobPath: stri
       scheduledTime: e.scheduledTime,
     },
   };
-}
-
-/** A job with everything about it: its manifest view, its streaming loop's state, and its latest execution row. */
-export interface JobOverview {
-  view: JobView;
-  continuous?: ContinuousState;
-  lastExecution?: ExecutionRow;
-}
-
-/**
- * The job as `GET /api/v1/jobs/{team}.{name}` shows it; undefined when unknown or not the actor's team. With
- * `live: false` (lists), a streaming job's loop is not asked for its state: that needs a worker, per job.
- */
-export async function getJobOverview(
-  deps: ManifestDeps,
-  actor: Actor,
-  jobPath: string,
-  options: { live: boolean } = { live: true },
-): Promise<JobOverview | undefined> {
-  const view = await getJobView(deps, actor, jobPath);
-  if (!view) return undefined;
-  const [continuous, last] = await Promise.all([
-    view.jobType === 'streaming' && options.live ? continuousState(deps, jobPath) : undefined,
-    deps.store.listExecutions({ jobPath, limit: 1 }),
-  ]);
-  return {
-    view,
-    ...(continuous ? { continuous } : {}),
-    ...(last.items[0] ? { lastExecution: last.items[0] } : {}),
-  };
-}
-
-/** The views of the given jobs the actor may see. */
-export async function listJobViews(deps: ManifestDeps, actor: Actor, jobPaths: string[]): Promise<JobView[]> {
-  const views = await Promise.all(jobPaths.map((p) => getJobView(deps, actor, p)));
-  return views.filter((v): v is JobView => v !== undefined);
+  return e ? { view, lastExecution: e } : { view };
 }
 
 export { SubmitRejected };

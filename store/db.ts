@@ -23,6 +23,10 @@ export function openDatabase(url: string, max = 10, waitMs = 5000): Database {
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: waitMs });
   // An idle client losing its server (Postgres restarted) must not crash the process; the pool reconnects.
   pool.on('error', () => undefined);
+  // Nor may a checked-out one (inside a transaction): pg-pool listens for errors only on idle clients, so a server
+  // gone mid-transaction emitted an unhandled 'error' that killed the worker (57P01, found by bench/drill.ts). Its
+  // queries still fail with the error, and the pool drops the broken client when it is released.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = drizzle(pool, { schema });
   return { db, pool, close: () => pool.end() };
 }
@@ -33,6 +37,22 @@ export function isPoolExhausted(err: unknown): boolean {
     if (/timeout exceeded when trying to connect|connection terminated due to connection timeout/i.test(e.message)) {
       return true;
     }
+  }
+  return false;
+}
+
+/**
+ * True when `err` (or a cause of it) says Postgres is not there right now: the connection was refused or reset, or
+ * the server is shutting down, crashed or still starting (SQLSTATE 57P01-57P03). An outage, not a bug: a client
+ * should retry (the API answers 503 with Retry-After).
+ */
+export function isDatabaseUnreachable(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === '57P01' || code === '57P02' || code === '57P03') {
+      return true;
+    }
+    if (/^Connection terminated unexpectedly$/.test(e.message)) return true;
   }
   return false;
 }

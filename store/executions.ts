@@ -25,6 +25,7 @@ import type { Db } from './db.js';
 import type { ExecutionInput } from '../workflows/definitions.js';
 import { executionWorkflowId } from '../schema/vocabulary.js';
 import { eventIdFor } from './ids.js';
+import { JobEventLog } from './job-events.js';
 import { LogArchive } from './log-archive.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -84,23 +85,40 @@ export function executionRecord(input: ExecutionInput, runId?: string): NewExecu
 export class ExecutionStore {
   /** Archived attempt logs (store/log-archive.ts), in the same database. */
   readonly logs: LogArchive;
+  /** Job-level events (store/job-events.ts): a streaming job's loop transitions and progress samples. */
+  readonly jobEvents: JobEventLog;
 
   constructor(private readonly db: Db) {
     this.logs = new LogArchive(db);
+    this.jobEvents = new JobEventLog(db);
   }
 
   async ping(): Promise<void> {
     await this.db.execute(sql`select 1`);
   }
 
+  /**
+   * Creates or updates the job. `scheduled` is written only when given (manifest apply): a submit creates a job
+   * with no schedule, and never touches an existing job's.
+   */
   async upsertJob(job: typeof jobs.$inferInsert): Promise<void> {
     await this.db
       .insert(jobs)
-      .values(job)
+      .values({ ...job, scheduled: job.scheduled ?? false })
       .onConflictDoUpdate({
         target: jobs.jobPath,
-        set: { spec: job.spec, owner: job.owner, updatedAt: new Date() },
+        set: {
+          spec: job.spec,
+          owner: job.owner,
+          updatedAt: new Date(),
+          ...(job.scheduled === undefined ? {} : { scheduled: job.scheduled }),
+        },
       });
+  }
+
+  /** Records that the job's schedule was removed (manifest delete), so lists stop looking it up. */
+  async markUnscheduled(jobPath: string): Promise<void> {
+    await this.db.update(jobs).set({ scheduled: false, updatedAt: new Date() }).where(eq(jobs.jobPath, jobPath));
   }
 
   async getJob(jobPath: string): Promise<JobRow | undefined> {
@@ -108,13 +126,25 @@ export class ExecutionStore {
     return row;
   }
 
-  /** Job definitions, by path; one team's when `team` is given. */
-  async listJobs(team?: string): Promise<JobRow[]> {
-    return this.db
+  /**
+   * Job definitions, by path (one team's when `team` is given), with each one's latest execution: one query, a
+   * lateral join on the (job_path, created_at) index, so a list costs the same whatever the history holds.
+   */
+  async listJobsWithLatest(team?: string): Promise<{ job: JobRow; latest: ExecutionRow | undefined }[]> {
+    const latest = this.db
+      .select()
+      .from(executions)
+      .where(eq(executions.jobPath, jobs.jobPath))
+      .orderBy(desc(executions.createdAt))
+      .limit(1)
+      .as('latest');
+    const rows = await this.db
       .select()
       .from(jobs)
+      .leftJoinLateral(latest, sql`true`)
       .where(team ? eq(jobs.team, team) : undefined)
       .orderBy(asc(jobs.jobPath));
+    return rows.map((r) => ({ job: r.jobs, latest: r.latest ?? undefined }));
   }
 
   /** Inserts the execution unless it exists; returns the stored row either way. */

@@ -16,6 +16,8 @@ import { connectTemporal } from '../config/temporal.js';
 import { loadGatewayConfig } from '../gateway/clusters.js';
 import { composeGateway } from '../gateway/compose.js';
 import { backendAvailability, processRegistry } from '../observability/telemetry-metrics.js';
+import { startMetricsExport } from '../observability/metrics-otlp.js';
+import { registerPlatformMetrics } from '../observability/platform-metrics.js';
 import { forwardStatus } from '../worker/status-forwarder.js';
 
 export interface WatcherReport {
@@ -72,6 +74,7 @@ export async function startWatcher({ config, logger }: WatcherOptions): Promise<
 
   const registry = processRegistry('watcher');
   backendAvailability(registry, () => gateway.monitor?.snapshot() ?? {});
+  registerPlatformMetrics(registry);
   const server = http.createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/metrics') {
       registry.metrics().then(
@@ -105,6 +108,8 @@ export async function startWatcher({ config, logger }: WatcherOptions): Promise<
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.WATCHER_HOST}:${port}`;
   logger.info({ clusters: clusters.map((c) => c.name), lease: config.WATCH_LEASE_NAMESPACE }, 'watching');
+  // With OTEL_EXPORTER_OTLP_ENDPOINT, the /metrics registry is pushed over OTLP too.
+  const metricsExport = startMetricsExport(config, 'watcher', registry);
 
   let stopping: Promise<void> | undefined;
   return {
@@ -113,6 +118,7 @@ export async function startWatcher({ config, logger }: WatcherOptions): Promise<
     stop: () =>
       (stopping ??= (async () => {
         server.close();
+        await metricsExport?.shutdown().catch(() => undefined);
         // Stopping the watch releases the Leases this replica holds, so a standby takes over at once.
         await forwarder.stop();
         await gateway.stop();

@@ -38,6 +38,9 @@ import {
   type MetricsListener,
 } from '../observability/telemetry-metrics.js';
 import { startTracing, tracingWorkerPlugins } from '../observability/telemetry.js';
+import { correlatedLogger, executionLogScope } from '../observability/log-context.js';
+import { startMetricsExport } from '../observability/metrics-otlp.js';
+import { registerPlatformMetrics } from '../observability/platform-metrics.js';
 import type { WorkflowSettings } from '../workflows/definitions.js';
 import { sessionActivities, startDefaultPool } from './sessions.js';
 import { forwardStatus, type StatusForwarder } from './status-forwarder.js';
@@ -77,12 +80,28 @@ const SDK_LEVELS: Record<Config['LOG_LEVEL'], LogLevel> = {
 };
 let runtimeInstalled = false;
 
-/** The SDK's own logging follows LOG_LEVEL; it can only be set once per process, before the first worker. */
-function installRuntime(level: Config['LOG_LEVEL']): void {
+/**
+ * The SDK's own logging follows LOG_LEVEL, and with TEMPORAL_CORE_METRICS_ADDRESS its Core serves Temporal's own
+ * metrics (`temporal_*`: task slots, poll latency, workflow and activity outcomes) on `<address>/metrics`. Both can
+ * only be set once per process, before the first worker.
+ */
+function installRuntime(config: Pick<Config, 'LOG_LEVEL' | 'TEMPORAL_CORE_METRICS_ADDRESS'>): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
+  const address = config.TEMPORAL_CORE_METRICS_ADDRESS;
   try {
-    Runtime.install({ logger: new DefaultLogger(SDK_LEVELS[level]) });
+    Runtime.install({
+      logger: new DefaultLogger(SDK_LEVELS[config.LOG_LEVEL]),
+      ...(address
+        ? {
+            telemetryOptions: {
+              metrics: {
+                prometheus: { bindAddress: address, countersTotalSuffix: true, useSecondsForDurations: true },
+              },
+            },
+          }
+        : {}),
+    });
   } catch {
     // Already installed by someone else in this process: keep theirs.
   }
@@ -116,10 +135,12 @@ export async function startWorker({
   config,
   spark,
   extra,
-  logger = pino({ level: config.LOG_LEVEL }),
+  logger: given = pino({ level: config.LOG_LEVEL }),
   interceptors,
 }: WorkerOptions): Promise<RunningWorker> {
-  installRuntime(config.LOG_LEVEL);
+  installRuntime(config);
+  // Lines written inside an execution's activity carry execution_id, attempt and trace_id (observability/log-context.ts).
+  const logger = correlatedLogger(given);
   // Temporal first, nothing else open yet: the client connection's failure is one line naming the variable to fix,
   // and the worker's native connection takes the same options (TLS, mTLS, API key).
   const clientConnection = await connectTemporal(config);
@@ -133,6 +154,7 @@ export async function startWorker({
   const paths = dataPaths(config);
   // The process's default metrics only where a listener serves them; the lifecycle series always.
   const metrics = lifecycleMetrics(config.WORKER_METRICS_PORT !== undefined ? processRegistry('worker') : undefined);
+  registerPlatformMetrics(metrics.registry);
   const store: ExecutionStore = new InstrumentedStore(database.db).instrument(metrics);
   const composition = await composeGateway({
     role: 'worker',
@@ -159,7 +181,7 @@ export async function startWorker({
         settings: settingsFrom(config),
         sizing: config,
       }),
-      ...createContinuousActivities({ client }),
+      ...createContinuousActivities({ client, store, config }),
       ...sessionActivities({ config, db: database.db, composition, ...(spark ? { spark } : {}), client, logger }),
       ...createAttemptEndActivities({
         gateway,
@@ -173,7 +195,9 @@ export async function startWorker({
         ...(spark ? { runsDir: paths.runsDir, eventLogDir: paths.eventLogDir } : {}),
       }),
     },
-    interceptors: { activity: [activityMetrics(metrics), ...(interceptors?.activity ?? [])] },
+    interceptors: {
+      activity: [executionLogScope(logger), activityMetrics(metrics), ...(interceptors?.activity ?? [])],
+    },
     // Workflow and activity tracing interceptors: only with TEMPORAL_OTEL_INTERCEPTORS (they change replay).
     plugins: tracingWorkerPlugins(startTracing(config, 'worker'), config),
   });
@@ -205,11 +229,14 @@ export async function startWorker({
       );
     }
   }
+  // With OTEL_EXPORTER_OTLP_ENDPOINT, the same registry is pushed over OTLP too.
+  const metricsExport = startMetricsExport(config, 'worker', metrics.registry);
   const done = worker.run();
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     (stopping ??= (async () => {
       await metricsListener?.close();
+      await metricsExport?.shutdown().catch(() => undefined);
       await forwarder.stop();
       await composition.stop();
       if (worker.getState() === 'RUNNING') worker.shutdown();

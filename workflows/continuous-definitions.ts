@@ -4,6 +4,7 @@
  * imports the workflow module itself.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { DcrState, ProgressSample } from '../runner/dcr.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
 import type { FailureClass } from '../schema/states.js';
 
@@ -59,6 +60,8 @@ export interface ContinuousCarried {
   /** Every run's execution id, newest last (the last 20). */
   executionIds: string[];
   continuedAsNew: number;
+  /** DCR's policy state (runner/dcr.ts): the lag streak and the last policy-driven resize. */
+  dcr?: DcrState;
 }
 
 export interface ContinuousJobInput {
@@ -88,12 +91,20 @@ export interface ContinuousState {
   continuedAsNew: number;
   /** When status is BACKOFF: the restart time (ISO). */
   nextRestartAt?: string;
+  /** The live run's last streaming-progress sample (DCR's input), and when it was taken (ISO). */
+  lastSample?: ProgressSample & { at: string };
+  /** DCR's lag streak (samples in a row below the lag ratio) and its last policy-driven resize (ISO). */
+  dcr?: { lagging: number; lastResizeAt?: string };
 }
 
 export interface SpecUpdate {
   spec: NormalizedJobSpec;
   /** Must exceed the current version; when absent, current + 1. */
   version?: number;
+  /** `resize` when only the resources change (DCR by REST): the loop records RESIZED rather than REDEPLOYED. */
+  cause?: 'redeploy' | 'resize';
+  /** Why, for the loop's event. */
+  reason?: string;
 }
 
 /** The live state of the loop. */

@@ -5,7 +5,7 @@
  *              ┌──────────────────────────── updateSpec / resize (new version): redeploy ───────────────┐
  *              ▼                                                                                       │
  *   ──► STARTING ── child execution started ──► RUNNING ── stop the old run (cancel Update), wait ──────┘
- *          ▲                                      │  │
+ *          ▲                          sample ──►  │  │  (every STREAMING_SAMPLE_INTERVAL_S: SAMPLE; DCR may resize)
  *          │ backoff elapsed                      │  └── stop ──► cancel the run, wait ──► STOPPED (idle)
  *          │                                      │ run ended on its own (FAILED, or even SUCCEEDED)
  *       BACKOFF ◄── failures in window ≤ N ───────┤   classified by AR (the child's classifyFailure verdict)
@@ -32,6 +32,15 @@
  * terminate it): after `continueAsNewAfterRuns` runs have ended in this workflow run, or when the history passes
  * `continueAsNewAfterEvents` events or the server suggests it. The whole loop state is carried in the input.
  *
+ * Events and DCR (runner/dcr.ts; histories from before the `dcr-job-events-and-sampling` patch replay without
+ * it): every transition (RUN_STARTED, RESTART_SCHEDULED, DEGRADED, REDEPLOYED, RESIZED, STOPPED, RESUMED) is a job
+ * event (job_events, read at GET /api/v1/jobs/continuous-<team>.<name>/events). While a run is up the loop waits
+ * at most the sample interval (STREAMING_SAMPLE_INTERVAL_S, from the worker's `dcrPolicy` at each run start), then
+ * samples the run's Structured Streaming progress from its driver and records it (SAMPLE) with the policy's
+ * verdict. A verdict to resize (lag: add executors; `sizing: auto`: APS's drift, at most once per cool-down)
+ * becomes a new spec version with new resources: the same controlled restart as a resize by REST, recorded as
+ * RESIZED with the rule and the reason. The policy is pure and fed workflow time, so replay decides the same.
+ *
  * STOPPED does not complete the workflow: it stays idle (no history growth) so a resume can restart the job under
  * the same workflow id (a spec update while STOPPED is recorded and used on resume).
  *
@@ -54,6 +63,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -61,7 +71,8 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createContinuousActivities } from '../activities/continuous.js';
+import type { createContinuousActivities, DcrPolicy, SampleOutcome } from '../activities/continuous.js';
+import { decideDcr, INITIAL_DCR_STATE, type DcrRule } from '../runner/dcr.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
 import { assertNever, executionWorkflowId, searchAttributes } from '../schema/vocabulary.js';
 import {
@@ -89,9 +100,31 @@ const control = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 });
 
-/** The spec a run gets: the job's, with auto-retry off (the loop owns restarts). */
-function runSpec(spec: NormalizedJobSpec): NormalizedJobSpec {
-  return { ...spec, jobType: 'streaming', retryPolicy: { ...spec.retryPolicy, maxAttempts: 1 } };
+/**
+ * The spec a run gets: the job's, with auto-retry off (the loop owns restarts), and, with DCR, the driver's
+ * streaming-query gauges on (the progress samples read them), unless the job's sparkConf says otherwise.
+ */
+function runSpec(spec: NormalizedJobSpec, dcr: boolean): NormalizedJobSpec {
+  return {
+    ...spec,
+    jobType: 'streaming',
+    retryPolicy: { ...spec.retryPolicy, maxAttempts: 1 },
+    ...(dcr ? { sparkConf: { [STREAMING_METRICS_CONF]: 'true', ...spec.sparkConf } } : {}),
+  };
+}
+
+/** Makes the driver publish each streaming query's progress (input and processing rates, latency) as gauges. */
+const STREAMING_METRICS_CONF = 'spark.sql.streaming.metricsEnabled';
+
+/** The patch id of DCR (job events, progress sampling, the policy): histories from before it replay without it. */
+const DCR_PATCH = 'dcr-job-events-and-sampling';
+
+/** Why the spec changed, for the redeploy's event. */
+interface SpecChange {
+  cause: 'redeploy' | 'resize';
+  reason: string;
+  from: NormalizedJobSpec['resources'];
+  rule?: DcrRule;
 }
 
 /** The run the loop has up, and how it ended (set when it does). */
@@ -122,6 +155,13 @@ interface Loop {
   nextRestartAt?: string;
   requested: { stop?: { reason?: string }; resume?: boolean };
   endedThisRun: number;
+  /** DCR on (the patch): job events for every transition, progress samples, the policy. */
+  readonly dcr: boolean;
+  /** This run's DCR settings and caps, from the worker (set at each run start). */
+  policy?: DcrPolicy;
+  /** The last accepted spec change, until the redeploy that applies it records it. */
+  change?: SpecChange;
+  lastSample?: ContinuousState['lastSample'];
 }
 
 export async function continuousJobWorkflow(input: ContinuousJobInput): Promise<void> {
@@ -143,6 +183,7 @@ export async function continuousJobWorkflow(input: ContinuousJobInput): Promise<
     status: s.stopped ? 'STOPPED' : s.degraded ? 'DEGRADED' : 'STARTING',
     requested: {},
     endedThisRun: 0,
+    dcr: patched(DCR_PATCH),
   };
   installHandlers(loop);
 
@@ -179,21 +220,34 @@ export async function continuousJobWorkflow(input: ContinuousJobInput): Promise<
   }
 }
 
+/** Takes a new spec version; the run (if any) is replaced by awaitRun, which records why (`loop.change`). */
+function acceptSpec(
+  loop: Loop,
+  spec: NormalizedJobSpec,
+  version: number | undefined,
+  change: Omit<SpecChange, 'from'>,
+) {
+  const { s } = loop;
+  // Several changes before one redeploy: the event compares with what the run had.
+  loop.change = { ...change, from: loop.change?.from ?? s.spec.resources };
+  s.spec = spec;
+  s.specVersion = version ?? s.specVersion + 1;
+  // A new spec is a fresh start: the crash-loop record was about the old one.
+  s.degraded = false;
+  s.consecutiveFailures = 0;
+  s.failureTimes = [];
+}
+
 function installHandlers(loop: Loop): void {
   const { s } = loop;
-  const acceptSpec = (spec: NormalizedJobSpec, version?: number) => {
-    s.spec = spec;
-    s.specVersion = version ?? s.specVersion + 1;
-    // A new spec is a fresh start: the crash-loop record was about the old one.
-    s.degraded = false;
-    s.consecutiveFailures = 0;
-    s.failureTimes = [];
-  };
   setHandler(continuousStateQuery, (): ContinuousState => snapshot(loop));
   setHandler(
     updateSpecUpdate,
     (update) => {
-      acceptSpec(update.spec, update.version);
+      acceptSpec(loop, update.spec, update.version, {
+        cause: update.cause ?? 'redeploy',
+        reason: update.reason ?? (update.cause === 'resize' ? 'resources changed' : 'spec updated'),
+      });
       return s.specVersion;
     },
     {
@@ -204,7 +258,9 @@ function installHandlers(loop: Loop): void {
       },
     },
   );
-  setHandler(resizeSignal, (resources) => acceptSpec({ ...s.spec, resources }));
+  setHandler(resizeSignal, (resources) =>
+    acceptSpec(loop, { ...s.spec, resources }, undefined, { cause: 'resize', reason: 'resize signal' }),
+  );
   setHandler(stopUpdate, async (request) => {
     if (!s.stopped) loop.requested.stop ??= request;
     await condition(() => loop.status === 'STOPPED');
@@ -275,6 +331,7 @@ async function startRun(loop: Loop): Promise<Step> {
     });
   }
   setStatus(loop, 'STARTING');
+  if (loop.dcr) loop.policy = await control.dcrPolicy({ team: input.team });
   const executionId = uuid4();
   const version = s.specVersion;
   const execution: ExecutionInput = {
@@ -283,7 +340,7 @@ async function startRun(loop: Loop): Promise<Step> {
     jobPath: input.jobPath,
     owner: input.owner,
     trigger: 'continuous',
-    spec: runSpec(s.spec),
+    spec: runSpec(s.spec, loop.dcr),
     requestHash: `continuous:${input.jobPath}:v${version}`,
   };
   const child = await startChild(executionWorkflow, {
@@ -315,6 +372,18 @@ async function startRun(loop: Loop): Promise<Step> {
   loop.running = run;
   s.executionIds = [...s.executionIds, executionId].slice(-20);
   setStatus(loop, 'RUNNING');
+  if (loop.dcr) {
+    // A new run starts a new lag streak: the samples were about the old one.
+    s.dcr = { ...(s.dcr ?? INITIAL_DCR_STATE), lagging: 0 };
+    loop.lastSample = undefined;
+    const change = loop.change;
+    loop.change = undefined;
+    await event(loop, 'RUN_STARTED', executionId, `run ${s.executionIds.length} of spec v${version}`, {
+      resources: s.spec.resources,
+      restartCount: s.restartCount,
+      ...(change ? { change: { cause: change.cause, reason: change.reason } } : {}),
+    });
+  }
   return { kind: 'run', run };
 }
 
@@ -324,17 +393,34 @@ async function startRun(loop: Loop): Promise<Step> {
  */
 async function awaitRun(loop: Loop, run: CurrentRun): Promise<Step> {
   const { s, settings, requested } = loop;
-  await condition(
-    () => run.outcome.ended !== undefined || requested.stop !== undefined || s.specVersion !== run.specVersion,
-  );
+  const woken = () =>
+    run.outcome.ended !== undefined || requested.stop !== undefined || s.specVersion !== run.specVersion;
+  if (loop.policy) {
+    // Every sample interval without news: one progress sample, and DCR's verdict on it. Continue-as-new waits for
+    // the run to end, so a run that stays up stops being sampled once the history is as long as continue-as-new
+    // allows (about 700 samples): the history stays bounded, and the next run samples again.
+    const roomLeft = () =>
+      workflowInfo().historyLength < settings.continueAsNewAfterEvents && !workflowInfo().continueAsNewSuggested;
+    while (roomLeft() && !(await condition(woken, loop.policy.sampleIntervalMs))) await sampleRun(loop, run);
+  }
+  await condition(woken);
   loop.endedThisRun += 1;
   const ended = run.outcome.ended;
   if (ended === undefined) {
     const stop = requested.stop;
-    await stopRun(run.executionId, stop ? (stop.reason ?? 'stop requested') : `redeploy to spec v${s.specVersion}`);
+    const change = loop.change;
+    const why = change?.cause === 'resize' ? 'resize' : 'redeploy';
+    await stopRun(run.executionId, stop ? (stop.reason ?? 'stop requested') : `${why} to spec v${s.specVersion}`);
     await run.result;
     loop.running = undefined;
-    if (!stop) await event(loop, 'REDEPLOYED', run.executionId);
+    if (!stop && loop.dcr && change) {
+      // The change stays set for the next run's RUN_STARTED, which clears it.
+      await event(loop, change.cause === 'resize' ? 'RESIZED' : 'REDEPLOYED', run.executionId, change.reason, {
+        from: change.from,
+        to: s.spec.resources,
+        source: change.rule ? `dcr:${change.rule}` : 'request',
+      });
+    } else if (!stop) await event(loop, 'REDEPLOYED', run.executionId);
     return { kind: 'reconcile' };
   }
 
@@ -381,6 +467,56 @@ async function backoff(loop: Loop, step: Extract<Step, { kind: 'backoff' }>): Pr
   return { kind: 'reconcile' };
 }
 
+/**
+ * One DCR step: samples the live run's streaming progress, records the sample, and asks the policy
+ * (runner/dcr.ts) about it; a resize it decides becomes a new spec version, which awaitRun then applies.
+ */
+async function sampleRun(loop: Loop, run: CurrentRun): Promise<void> {
+  const { s, input } = loop;
+  const policy = loop.policy!;
+  const outcome: SampleOutcome = await control.sampleStreamingProgress({ executionId: run.executionId });
+  if ('unavailable' in outcome) {
+    log.info('no streaming progress sample', { jobPath: input.jobPath, reason: outcome.unavailable });
+    return;
+  }
+  const now = Date.now();
+  const state = s.dcr ?? INITIAL_DCR_STATE;
+  const cooling = state.lastResizeAt !== undefined && now < state.lastResizeAt + policy.settings.cooldownMs;
+  const advice =
+    s.spec.sizing === 'auto' && !cooling
+      ? await control.recommendStreamingResources({
+          team: input.team,
+          jobPath: input.jobPath,
+          executionId: run.executionId,
+        })
+      : undefined;
+  const decision = decideDcr({
+    state,
+    sample: outcome.sample,
+    running: advice?.running ?? outcome.running,
+    caps: policy.caps,
+    sizing: s.spec.sizing ?? 'manual',
+    ...(advice ? { recommended: advice.recommended } : {}),
+    settings: policy.settings,
+    now,
+  });
+  s.dcr = decision.state;
+  loop.lastSample = { ...outcome.sample, at: new Date(now).toISOString() };
+  await event(loop, 'SAMPLE', run.executionId, decision.reason, {
+    ...outcome.sample,
+    lagging: decision.lagging,
+    laggingStreak: decision.state.lagging,
+    verdict: decision.kind,
+  });
+  if (decision.kind === 'resize' && s.specVersion === run.specVersion) {
+    acceptSpec(loop, { ...s.spec, resources: decision.resources }, undefined, {
+      cause: 'resize',
+      reason: `DCR (${decision.rule}): ${decision.reason}`,
+      rule: decision.rule,
+    });
+  }
+}
+
 // ── Helpers ─────────────────────────────────────────────────────────────────────────────────────────────────
 
 function snapshot(loop: Loop): ContinuousState {
@@ -398,6 +534,15 @@ function snapshot(loop: Loop): ContinuousState {
     executionIds: s.executionIds,
     continuedAsNew: s.continuedAsNew,
     nextRestartAt: loop.status === 'BACKOFF' ? loop.nextRestartAt : undefined,
+    ...(loop.lastSample ? { lastSample: loop.lastSample } : {}),
+    ...(s.dcr
+      ? {
+          dcr: {
+            lagging: s.dcr.lagging,
+            ...(s.dcr.lastResizeAt !== undefined ? { lastResizeAt: new Date(s.dcr.lastResizeAt).toISOString() } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -410,11 +555,13 @@ function setStatus(loop: Loop, next: ContinuousStatus): void {
   });
 }
 
+/** Records a loop transition (or a sample) as a job event, job_events, at workflow time. */
 function event(
   loop: Loop,
   kind: Parameters<Activities['recordContinuousEvent']>[0]['kind'],
   executionId?: string,
   detail?: string,
+  data?: Record<string, unknown>,
 ): Promise<void> {
   return control.recordContinuousEvent({
     jobPath: loop.input.jobPath,
@@ -422,6 +569,8 @@ function event(
     specVersion: loop.s.specVersion,
     ...(executionId ? { executionId } : {}),
     ...(detail ? { detail } : {}),
+    ...(data ? { data } : {}),
+    ...(loop.dcr ? { at: new Date(Date.now()).toISOString() } : {}),
   });
 }
 

@@ -10,13 +10,14 @@ import { z } from 'zod';
 import { apiPublicUrl, type Config } from '../../config/index.js';
 import type { SparkGateway } from '../../gateway/index.js';
 import { BACKENDS, EXECUTION_STATES, TRIGGERS } from '../../schema/states.js';
-import { jobIdOf } from '../../schema/vocabulary.js';
+import { jobIdOf, jobPathOfContinuousId, jobPathOfJobId, teamOfJobPath } from '../../schema/vocabulary.js';
 import { cancelExecution } from '../../service/executions.js';
 import { followExecutionLog, readExecutionLog } from '../../service/logs.js';
 import { decodeCursor, type ExecutionStore } from '../../store/executions.js';
-import { canAccess } from '../auth.js';
+import { authorizeTeam, canAccess } from '../auth.js';
+import { HttpProblem } from '../problem.js';
 import { defineRoute, reply, type Route } from '../route.js';
-import { eventView, executionView } from '../views.js';
+import { eventView, executionView, jobEventView } from '../views.js';
 import * as wire from '../wire.js';
 import { visibleExecution } from './jobs.js';
 
@@ -60,6 +61,14 @@ export const LogsQuery = z
   .strict();
 
 const IdParams = z.object({ id: z.string() });
+
+/** Paging of a job's events (job ids only; an execution's events come whole). */
+export const JobEventsQuery = z
+  .object({
+    after: z.coerce.number().int().min(0).optional().describe('only events after this seq'),
+    limit: z.coerce.number().int().min(1).max(1000).default(200),
+  })
+  .strict();
 
 function drainedOrClosed(res: Response): Promise<void> {
   return new Promise((resolve) => {
@@ -111,17 +120,47 @@ export function executionRoutes({ client, store, gateway, config }: ExecutionRou
           }),
         ]
       : []),
-    defineRoute({
-      method: 'get',
-      path: `${base}/{id}/events`,
-      summary: 'Event history of an execution, oldest first',
-      params: IdParams,
-      responses: { 200: wire.EventList, 404: 'problem' },
-      async handler({ params, principal }) {
-        const row = await visibleExecution(store, principal, params.id);
-        return reply(200, wire.EventList, { items: (await store.listEvents(row.executionId)).map(eventView) });
-      },
-    }),
+    base === '/api/v1/jobs'
+      ? defineRoute({
+          method: 'get',
+          path: `${base}/{id}/events`,
+          summary:
+            'Event history, oldest first: of an execution (id: the execution id), or of a job (id ' +
+            "continuous-<team>.<name> or <team>.<name>: a streaming job's loop transitions and progress samples, " +
+            'paged with ?after=<seq>&limit=N)',
+          params: IdParams,
+          query: JobEventsQuery,
+          responses: { 200: z.union([wire.EventList, wire.JobEventList]), 400: 'problem', 404: 'problem' },
+          async handler({ params, query, principal }) {
+            const jobPath = jobPathOfContinuousId(params.id) ?? jobPathOfJobId(params.id);
+            if (!jobPath) {
+              const row = await visibleExecution(store, principal, params.id);
+              return reply(200, wire.EventList, { items: (await store.listEvents(row.executionId)).map(eventView) });
+            }
+            authorizeTeam(principal, { read: teamOfJobPath(jobPath), what: `job "${params.id}"` });
+            if (!(await store.getJob(jobPath))) throw new HttpProblem(404, 'Not found', `no job "${params.id}"`);
+            const rows = await store.jobEvents.list(jobPath, {
+              limit: query.limit + 1,
+              ...(query.after !== undefined ? { afterSeq: query.after } : {}),
+            });
+            const page = rows.slice(0, query.limit);
+            return reply(200, wire.JobEventList, {
+              items: page.map(jobEventView),
+              ...(rows.length > query.limit ? { next_after: page.at(-1)!.seq } : {}),
+            });
+          },
+        })
+      : defineRoute({
+          method: 'get',
+          path: `${base}/{id}/events`,
+          summary: 'Event history of an execution, oldest first',
+          params: IdParams,
+          responses: { 200: wire.EventList, 404: 'problem' },
+          async handler({ params, principal }) {
+            const row = await visibleExecution(store, principal, params.id);
+            return reply(200, wire.EventList, { items: (await store.listEvents(row.executionId)).map(eventView) });
+          },
+        }),
     defineRoute({
       method: 'delete',
       path: `${base}/{id}`,

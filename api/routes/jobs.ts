@@ -17,7 +17,7 @@ import {
   resizeContinuousJob,
   ResourcesPatch,
 } from '../../service/continuous.js';
-import { getJobOverview, type ManifestDeps } from '../../service/manifests.js';
+import { getJobOverview, listJobOverviews, type ManifestDeps } from '../../service/manifests.js';
 import { recommendFor } from '../../service/sizing.js';
 import { previewSubmission, submitExecution } from '../../service/submit.js';
 import type { ExecutionStore } from '../../store/executions.js';
@@ -192,12 +192,9 @@ export function jobRoutes(deps: JobRoutesDeps & ManifestDeps): Route[] {
         "job's live loop state is on GET /api/v1/jobs/{id})",
       responses: { 200: z.object({ items: z.array(wire.Job) }) },
       async handler({ principal }) {
-        const rows = await store.listJobs(principal.role === 'admin' ? undefined : principal.team);
-        const jobs = await Promise.all(
-          rows.map((row) => getJobOverview(deps, actor(principal), row.jobPath, { live: false })),
-        );
+        const jobs = await listJobOverviews(deps, actor(principal));
         return reply(200, z.object({ items: z.array(wire.Job) }), {
-          items: jobs.filter((j) => j !== undefined).map((job) => jobView(job, apiPublicUrl(config))),
+          items: jobs.map((job) => jobView(job, apiPublicUrl(config))),
         });
       },
     }),

@@ -17,7 +17,7 @@ import {
   deletePools,
   diffManifest,
   getJobView,
-  listJobViews,
+  listJobOverviews,
   planPools,
   type Actor,
   type ManifestDeps,
@@ -144,10 +144,8 @@ export function manifestRoutes(deps: ManifestRoutesDeps): Route[] {
       summary: 'The manifest jobs the caller may see (the manifest view; GET /api/v1/jobs is the job resource)',
       responses: { 200: wire.ManifestJobList },
       async handler({ principal }) {
-        const team = principal.role === 'admin' ? undefined : principal.team;
-        const paths = (await deps.store.listJobs(team)).map((job) => job.jobPath);
-        const views = await listJobViews(deps, actorOf(principal), paths);
-        return reply(200, wire.ManifestJobList, { items: views.map(manifestJobView) });
+        const jobs = await listJobOverviews(deps, actorOf(principal));
+        return reply(200, wire.ManifestJobList, { items: jobs.map((job) => manifestJobView(job.view)) });
       },
     }),
 

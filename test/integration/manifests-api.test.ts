@@ -12,6 +12,7 @@ import { scheduleIdOf as scheduleIdFor } from '../../schema/vocabulary.js';
 import { deleteSchedule } from '../../service/schedules.js';
 import { startTestApi, TEST_TOKENS, type TestApi } from '../helpers/api.js';
 import { openTestStack, type TestStack } from '../helpers/stack.js';
+import { openDatabase } from '../../store/db.js';
 
 let stack: TestStack;
 let api: TestApi;
@@ -160,4 +161,34 @@ it('the CLI applies, diffs, pauses, lists and deletes through the API', async ()
   const deleted = await cli('delete', '-f', file);
   expect(deleted.stdout).toMatch(new RegExp(`${jobPath}\\s+deleted`));
   expect((await cli('schedules', 'get', id)).code).toBe(3);
+});
+
+it('lists jobs with their schedules, also a job recorded before schedules were marked, and none after delete', async () => {
+  const listedName = `listed-${run}`;
+  const listedPath = `data-infra/${listedName}`;
+  const manifest = yaml('@hourly').replace(`name: ${name}`, `name: ${listedName}`);
+  expect((await call('POST', '/api/v1/manifests', tokens.member, manifest)).status).toBe(200);
+  const scheduleOf = async () => {
+    const list = await call('GET', '/api/v1/manifests/jobs', tokens.member);
+    const items = list.body.items as { jobPath: string; schedule?: { scheduleId: string } }[];
+    return items.find((j) => j.jobPath === listedPath);
+  };
+  expect(await scheduleOf()).toMatchObject({ schedule: { scheduleId: scheduleIdFor(listedPath) } });
+
+  // A row written before the `scheduled` column existed (null) is still looked up in Temporal.
+  const database = openDatabase(stack.config.DATABASE_URL!, 1);
+  try {
+    await database.pool.query('UPDATE jobs SET scheduled = NULL WHERE job_path = $1', [listedPath]);
+    expect(await scheduleOf()).toMatchObject({ schedule: { scheduleId: scheduleIdFor(listedPath) } });
+
+    const deleted = await call('DELETE', '/api/v1/manifests', tokens.member, manifest);
+    expect(deleted.status).toBe(200);
+    const after = await scheduleOf();
+    expect(after).toBeDefined();
+    expect(after?.schedule).toBeUndefined();
+    const row = await database.pool.query('SELECT scheduled FROM jobs WHERE job_path = $1', [listedPath]);
+    expect(row.rows[0]).toEqual({ scheduled: false });
+  } finally {
+    await database.close();
+  }
 });

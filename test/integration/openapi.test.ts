@@ -114,7 +114,7 @@ describe('routes', () => {
     expect(doc).toEqual(JSON.parse(JSON.stringify(openApiDocument())));
   });
 
-  it('gives each operation a summary, its path parameters, a success response and 401 where a token is needed', () => {
+  it('gives each operation a summary, its path parameters, a success response, and 401 and 503 with Retry-After where a token is needed', () => {
     for (const { key, path, op } of operations()) {
       expect(op.summary, key).toMatch(/\S/);
       const inPath = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
@@ -127,6 +127,9 @@ describe('routes', () => {
       ).toBe(true);
       const open = Array.isArray(op.security) && op.security.length === 0;
       expect(open || '401' in op.responses, key).toBe(true);
+      // An outage or an exhausted pool (hostile-input.test.ts makes one) is a documented 503 that says when to retry.
+      const unavailable = op.responses['503'] as { headers?: Record<string, unknown> } | undefined;
+      expect(open || unavailable?.headers?.['Retry-After'] !== undefined, key).toBe(true);
       // /mcp (the MCP debug server) takes the API's tokens too.
       expect(open, key).toBe(!(path.startsWith('/api/v1/') || path === '/mcp') || path === '/api/v1/openapi.json');
     }

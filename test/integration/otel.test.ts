@@ -2,11 +2,15 @@
  * Traces through a real OpenTelemetry Collector (built from Go modules by the global setup: otlp receiver, debug
  * exporter): a SparkPi submitted over REST to a real API, run by a worker with TEMPORAL_OTEL_INTERCEPTORS on real
  * Temporal and local Spark, is one trace from the request through the workflow start, the workflow and its
- * activities. Then the replay check the setting exists for: recorded histories, with and without the interceptors.
+ * activities. The worker's own log lines for that execution (captured from its pino logger) carry its execution
+ * id, attempt and the trace id the Collector received; the API's and the worker's metrics reach the same Collector
+ * over OTLP with their Prometheus names and labels. Then the replay check the setting exists for: recorded
+ * histories, with and without the interceptors.
  */
 import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   startTracing,
@@ -14,7 +18,8 @@ import {
   tracingWorkerPlugins,
   type Tracing,
 } from '../../observability/telemetry.js';
-import { WORKFLOWS_PATH } from '../../worker/index.js';
+import { findLocalSparks } from '../../gateway/backends/local/spark-install.js';
+import { startWorker, WORKFLOWS_PATH, type RunningWorker } from '../../worker/index.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { startCollector, type CollectedSpan, type TestCollector } from '../helpers/otel-collector.js';
 import { eventually, openTestStack, type TestStack } from '../helpers/stack.js';
@@ -29,6 +34,9 @@ let api: TestApi;
 let plainApi: TestApi;
 let tracedId: string;
 let plainId: string;
+let tracedWorker: RunningWorker;
+/** The traced worker's log lines, as pino wrote them (one JSON object a line). */
+const workerLines: Record<string, unknown>[] = [];
 
 async function submitPi(to: TestApi, name: string): Promise<string> {
   const res = await fetch(`${to.url}/api/v1/jobs`, {
@@ -58,11 +66,20 @@ beforeAll(async () => {
   collector = await startCollector();
   traced = await openTestStack({
     OTEL_EXPORTER_OTLP_ENDPOINT: collector.httpEndpoint,
+    OTEL_METRIC_EXPORT_INTERVAL: '500',
+    // Status reads every second while nothing changes, so the run's lines include a poll's.
+    STATUS_POLL_INTERVAL_MS: '1000',
     TEMPORAL_OTEL_INTERCEPTORS: 'true',
   });
   // API and worker share this test process, and so its one tracer provider.
   tracing = startTracing(traced.config, 'dev')!;
-  await traced.startWorker();
+  // The worker logs at debug into this array, as it would to stdout.
+  const capture = { write: (line: string) => void workerLines.push(JSON.parse(line) as Record<string, unknown>) };
+  tracedWorker = await startWorker({
+    config: traced.config,
+    spark: await findLocalSparks(traced.config),
+    logger: pino({ level: 'debug' }, capture),
+  });
   const client = new Client({
     connection: traced.client.connection,
     namespace: traced.config.TEMPORAL_NAMESPACE,
@@ -81,6 +98,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await api?.close();
   await plainApi?.close();
+  await tracedWorker?.shutdown();
   await traced?.close();
   await plain?.close();
   await tracing?.shutdown();
@@ -126,6 +144,92 @@ describe('traces', () => {
     // The plain API's client has no interceptor: its request span starts no workflow span.
     expect(named('StartWorkflow:executionWorkflow')).toHaveLength(1);
     expect(named('POST /api/v1/jobs')).toHaveLength(2);
+  });
+});
+
+describe('log correlation', () => {
+  it('gives every worker line of the execution its execution_id, attempt and the trace id the Collector received', async () => {
+    // The activity spans name their workflow: this execution's submit span gives its trace id.
+    const submitSpan = await collector.waitForSpan(
+      (s) => s.name === 'RunActivity:submitAttempt' && s.attributes.temporalWorkflowId === `exec-${tracedId}`,
+      30_000,
+    );
+    const traceId = submitSpan.traceId;
+    const lines = workerLines.filter((l) => l.execution_id === tracedId);
+    const messages = lines.map((l) => String(l.msg));
+    // Submit, status checks, the end of the attempt and the end of the execution all logged, by their activity.
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^attempt submitted to local/),
+        'attempt closed: log archived',
+        'execution ended SUCCEEDED',
+      ]),
+    );
+    expect(lines.some((l) => l.activity === 'pollStatus')).toBe(true);
+    for (const line of lines) expect(line.trace_id, String(line.msg)).toBe(traceId);
+    for (const line of lines.filter((l) => l.activity !== 'begin' && l.activity !== 'admit')) {
+      expect(line.attempt, String(line.msg)).toBe(1);
+    }
+    // A line's span is the RunActivity span the Collector holds for that activity.
+    const submitted = lines.find((l) => String(l.msg).startsWith('attempt submitted'))!;
+    expect(submitted.span_id).toBe(submitSpan.spanId);
+    // The other execution ran on the plain worker: none of its lines are here.
+    expect(workerLines.some((l) => l.execution_id === plainId)).toBe(false);
+  });
+});
+
+describe('metrics over OTLP', () => {
+  const latest = (name: string, service: string) =>
+    eventually(
+      `${name} from ${service} at the Collector`,
+      () =>
+        Promise.resolve(
+          collector
+            .metrics()
+            .filter((m) => m.name === name && m.serviceName === service)
+            .at(-1),
+        ),
+      30_000,
+    );
+
+  it('delivers the worker lifecycle series with their labels: finished by state and failure class, time to RUNNING by backend and cluster', async () => {
+    const finished = await eventually(
+      'a finished count of 1 for local',
+      async () => {
+        const m = await latest('spark_runner_executions_finished_total', 'spark-runner-worker');
+        const point = m.dataPoints.find(
+          (p) => p.attributes.state === 'SUCCEEDED' && p.attributes.backend === 'local' && (p.value ?? 0) >= 1,
+        );
+        return point ? { m, point } : undefined;
+      },
+      30_000,
+    );
+    expect(finished.m).toMatchObject({ type: 'Sum', isMonotonic: true, temporality: 'Cumulative' });
+    expect(finished.point.attributes).toEqual({ state: 'SUCCEEDED', failure_class: 'none', backend: 'local' });
+    const ttr = await latest('spark_runner_time_to_running_seconds', 'spark-runner-worker');
+    expect(ttr).toMatchObject({ type: 'Histogram', unit: 's' });
+    const local = ttr.dataPoints.find((p) => p.attributes.backend === 'local' && (p.count ?? 0) >= 1)!;
+    expect(Object.keys(local.attributes).sort()).toEqual(['backend', 'cluster']);
+    expect(local.bucketCounts!.reduce((a, b) => a + b, 0)).toBe(local.count);
+    expect(local.bucketCounts).toHaveLength(local.bounds!.length + 1);
+  });
+
+  it('delivers the API submit-latency histogram by outcome, and no series carries an execution_id or attempt', async () => {
+    const submit = await eventually(
+      'a created submit',
+      async () => {
+        const m = await latest('spark_runner_submit_seconds', 'spark-runner-api');
+        return m.dataPoints.find((p) => p.attributes.outcome === 'created' && (p.count ?? 0) >= 1);
+      },
+      30_000,
+    );
+    expect(submit.sum).toBeGreaterThan(0);
+    for (const m of collector.metrics()) {
+      for (const p of m.dataPoints) {
+        expect(Object.keys(p.attributes), m.name).not.toContain('execution_id');
+        expect(Object.keys(p.attributes), m.name).not.toContain('attempt');
+      }
+    }
   });
 });
 

@@ -325,7 +325,8 @@ describe("Spark Runner's own set-up on a server nobody has set up", () => {
   beforeAll(async () => {
     server = await startTestTemporalServer({ setup: false });
     helm = await ensureHelm({}, (line) => console.log(`[deploy-tools] ${line}`));
-  }, 180_000);
+    // A cold cache builds helm from Go modules first: 1-5 min on 2 cores.
+  }, 600_000);
   afterAll(async () => server?.stop());
 
   async function describeSetup(namespace: string) {

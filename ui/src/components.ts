@@ -137,14 +137,34 @@ export function Cell(props: { label: string; children: ComponentChildren; class?
   return html`<td data-label=${props.label}><div class=${props.class}>${props.children}</div></td>`;
 }
 
-/** Runs `tick` now and every `ms` while `active`; stops on unmount. */
-export function usePolling(tick: () => void, ms: number, active: boolean, deps: unknown[]): void {
-  const latest = useRef(tick);
-  latest.current = tick;
+/**
+ * Runs `load` now, then `ms` after each run settles (never two at once, however slow the API) while `active`;
+ * from the start again when a dependency changes. The signal given to `load` is aborted when the view moves on
+ * (new filters, unmount), so an answer for the old view is dropped instead of shown.
+ */
+export function usePolling(
+  load: (signal: AbortSignal) => Promise<unknown>,
+  ms: number,
+  active: boolean,
+  deps: unknown[],
+): void {
+  const latest = useRef(load);
+  latest.current = load;
   useEffect(() => {
-    latest.current();
-    if (!active) return;
-    const timer = window.setInterval(() => latest.current(), ms);
-    return () => window.clearInterval(timer);
+    const controller = new AbortController();
+    let timer: number | undefined;
+    const run = () => {
+      void latest
+        .current(controller.signal)
+        .catch(() => undefined)
+        .finally(() => {
+          if (active && !controller.signal.aborted) timer = window.setTimeout(run, ms);
+        });
+    };
+    run();
+    return () => {
+      controller.abort();
+      window.clearTimeout(timer);
+    };
   }, [active, ms, ...deps]);
 }

@@ -5,7 +5,17 @@
  */
 import type https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  createConfiguration,
+  CustomObjectsApi,
+  IsomorphicFetchHttpLibrary,
+  Observable,
+  ServerConfiguration,
+  type HttpLibrary,
+} from '@kubernetes/client-node';
+import { platformMetrics } from '../../../observability/platform-metrics.js';
 import { BackendRejection } from '../../backend.js';
 import { createThrottle, type Throttle } from './throttle.js';
 
@@ -63,6 +73,49 @@ export function withUserAgent(kubeConfig: KubeConfig, userAgent: string): KubeCo
   return kubeConfig;
 }
 
+/**
+ * The typed API client `kind` for `kubeConfig`, as `kubeConfig.makeApiClient` builds it, but sending through an HTTP
+ * library that counts every call in `spark_runner_kubernetes_requests_total{cluster,verb,code}` (code `error` when
+ * no answer came).
+ */
+function countedApiClient<T>(
+  kubeConfig: KubeConfig,
+  cluster: string,
+  kind: new (config: ReturnType<typeof createConfiguration>) => T,
+): T {
+  const server = kubeConfig.getCurrentCluster()?.server;
+  if (!server) throw new Error(`no active cluster in the kubeconfig of cluster "${cluster}"`);
+  const http = new IsomorphicFetchHttpLibrary();
+  const counted: HttpLibrary = {
+    send(request) {
+      const verb = request.getHttpMethod().toString().toUpperCase();
+      const count = (code: string) => platformMetrics.kubernetesRequests.inc({ cluster, verb, code });
+      return new Observable(
+        http
+          .send(request)
+          .toPromise()
+          .then(
+            (response) => {
+              count(String(response.httpStatusCode));
+              return response;
+            },
+            (err: unknown) => {
+              count('error');
+              throw err;
+            },
+          ),
+      );
+    },
+  };
+  return new kind(
+    createConfiguration({
+      baseServer: new ServerConfiguration(server, {}),
+      authMethods: { default: kubeConfig },
+      httpApi: counted,
+    }),
+  );
+}
+
 /** The clients of a process, by cluster name. */
 export type ClusterClients = ReadonlyMap<string, ClusterClient>;
 
@@ -79,9 +132,9 @@ export function createClusterClients(
         {
           name,
           kubeConfig,
-          objects: kubeConfig.makeApiClient(CustomObjectsApi),
-          core: kubeConfig.makeApiClient(CoreV1Api),
-          coordination: kubeConfig.makeApiClient(CoordinationV1Api),
+          objects: countedApiClient(kubeConfig, name, CustomObjectsApi),
+          core: countedApiClient(kubeConfig, name, CoreV1Api),
+          coordination: countedApiClient(kubeConfig, name, CoordinationV1Api),
           throttle: createThrottle({
             qps: options.qps ?? 5,
             burst: options.burst ?? 10,

@@ -10,6 +10,7 @@
  */
 import type { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { Watch } from '@kubernetes/client-node';
+import { platformMetrics } from '../../../observability/platform-metrics.js';
 import { pause } from '../pause.js';
 import { LABELS, MANAGED_BY, SPARK_APP_GROUP, SPARK_APP_PLURAL, SPARK_APP_VERSION } from './build.js';
 import type { ObservedSparkApplication } from './status.js';
@@ -96,6 +97,7 @@ export async function* watchSparkApplications(
         options.logger?.info({ cluster: options.cluster, resourceVersion }, 'watch expired (410 Gone): re-listing');
         resourceVersion = undefined;
         reason = 'gone';
+        platformMetrics.watchRelists.inc({ cluster: options.cluster, reason });
         continue;
       }
       options.onHealth?.(false);
@@ -105,6 +107,7 @@ export async function* watchSparkApplications(
       );
       resourceVersion = undefined;
       reason = 'error';
+      platformMetrics.watchRelists.inc({ cluster: options.cluster, reason });
       if (!(await pause(delay, signal))) return;
       delay = Math.min(backoff.max, delay * 2);
     }

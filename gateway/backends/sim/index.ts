@@ -1,24 +1,32 @@
 /**
  * The sim backend: a deterministic, in-memory stand-in for Spark, for tests and load benchmarks. Each attempt
  * follows `spec.sim.attempts[attempt - 1]` (lifecycle.ts); nothing runs, so thousands of runs cost only a map
- * entry each. State is per process: a run submitted before a restart is unknown afterwards (status VANISHED).
+ * entry each. State is per process: a run submitted before a restart is unknown afterwards (status VANISHED),
+ * unless `stateDir` (SIM_BACKEND_STATE_DIR, for fault drills) keeps the runs in a directory every process shares
+ * (state-dir.ts).
  *
  * Errors: none thrown; scripted failures are run outcomes.
  */
 import type { AttemptRequest, Backend, RunPhase, RunRef, RunStatus, StatusSource, VendorRun } from '../../backend.js';
 import { isFinalPhase } from '../../backend.js';
-import type { SimAttemptScript } from './lifecycle.js';
 import { phaseAt, scriptForAttempt, scriptedFailure } from './lifecycle.js';
+import { directoryRunBook, memoryRunBook, type SimRun } from './state-dir.js';
 import { pause } from '../pause.js';
 
 export { DEFAULT_SIM_ATTEMPT, phaseAt, scriptForAttempt } from './lifecycle.js';
 export type { SimAttemptScript } from './lifecycle.js';
+export { readSimSubmissions } from './state-dir.js';
 
 export interface SimBackendOptions {
   /** How often watch() and followLogs() look for transitions; 20 ms by default. */
   watchIntervalMs?: number;
   /** The clock, in epoch ms; tests can drive status() with a fake one. */
   now?: () => number;
+  /**
+   * Keep the runs in this directory instead of memory (SIM_BACKEND_STATE_DIR): every process given the same one
+   * sees the same runs, and watch() also reports runs other processes submitted. Test-and-drill only.
+   */
+  stateDir?: string;
 }
 
 /**
@@ -31,21 +39,15 @@ export type SimBackend = Backend &
     submissions(executionId: string): number;
   };
 
-interface SimRun {
-  vendorRun: VendorRun;
-  script: SimAttemptScript;
-  submittedAt: number;
-  cancelled: boolean;
-}
-
 /** Creates a sim backend with its own in-memory runs. */
 export function createSimBackend(options: SimBackendOptions = {}): SimBackend {
   const now = options.now ?? Date.now;
   const intervalMs = options.watchIntervalMs ?? 20;
-  const runs = new Map<string, SimRun>();
-  const submissionCounts = new Map<string, number>();
+  const runs = options.stateDir ? directoryRunBook(options.stateDir) : memoryRunBook();
+  // How often a shared book's directory is read for runs other processes submitted.
+  const scanMs = Math.max(intervalMs, 250);
   // Each active watch() tracks the runs it still has to report; new submits are added to every one of them.
-  const watchers = new Set<Map<string, SimRun>>();
+  const watchers = new Set<{ tracked: Map<string, SimRun>; seen: Set<string> }>();
 
   const phaseOf = (run: SimRun): RunPhase => phaseAt(run.script, now() - run.submittedAt, run.cancelled);
 
@@ -96,10 +98,14 @@ export function createSimBackend(options: SimBackendOptions = {}): SimBackend {
       submittedAt: now(),
       cancelled: false,
     };
-    runs.set(key, run);
-    submissionCounts.set(req.executionId, (submissionCounts.get(req.executionId) ?? 0) + 1);
-    if (!run.script.dropSignals) for (const tracked of watchers) tracked.set(key, run);
-    return Promise.resolve(vendorRun);
+    const kept = runs.create(key, run);
+    if (kept.created && !run.script.dropSignals) {
+      for (const { tracked, seen } of watchers) {
+        tracked.set(key, run);
+        seen.add(key);
+      }
+    }
+    return Promise.resolve(kept.run.vendorRun);
   }
 
   function status(ref: RunRef): Promise<RunStatus> {
@@ -119,13 +125,21 @@ export function createSimBackend(options: SimBackendOptions = {}): SimBackend {
 
   async function* watch(signal: AbortSignal): AsyncIterable<RunStatus> {
     const tracked = new Map<string, SimRun>();
-    for (const [key, run] of runs) {
+    const seen = new Set<string>();
+    for (const [key, run] of runs.discover(seen)) {
       if (!run.script.dropSignals && !isFinalPhase(phaseOf(run))) tracked.set(key, run);
     }
     const lastPhase = new Map<string, RunPhase>();
-    watchers.add(tracked);
+    const watcher = { tracked, seen };
+    watchers.add(watcher);
+    let scannedAt = now();
     try {
       while (!signal.aborted) {
+        // Runs other processes submitted (a shared book): reported from their current phase, even a final one.
+        if (runs.shared && now() - scannedAt >= scanMs) {
+          scannedAt = now();
+          for (const [key, run] of runs.discover(seen)) if (!run.script.dropSignals) tracked.set(key, run);
+        }
         for (const [key, run] of tracked) {
           const current = statusOf(run);
           if (lastPhase.get(key) !== current.phase) {
@@ -140,7 +154,7 @@ export function createSimBackend(options: SimBackendOptions = {}): SimBackend {
         if (!(await pause(intervalMs, signal))) return;
       }
     } finally {
-      watchers.delete(tracked);
+      watchers.delete(watcher);
     }
   }
 
@@ -170,7 +184,7 @@ export function createSimBackend(options: SimBackendOptions = {}): SimBackend {
     status,
     cancel(ref) {
       const run = runs.get(keyOf(ref));
-      if (run && !isFinalPhase(phaseOf(run))) run.cancelled = true;
+      if (run && !isFinalPhase(phaseOf(run))) runs.cancel(keyOf(ref));
       return Promise.resolve();
     },
     logs(ref, logOptions) {
@@ -182,7 +196,7 @@ export function createSimBackend(options: SimBackendOptions = {}): SimBackend {
     },
     followLogs,
     watch,
-    submissions: (executionId) => submissionCounts.get(executionId) ?? 0,
+    submissions: (executionId) => runs.submissions(executionId),
   };
 }
 

@@ -26,16 +26,15 @@ export function ExecutionView({ id }: { id: string }) {
   const base = `/api/v1/executions/${encodeURIComponent(id)}`;
 
   usePolling(
-    () => {
-      Promise.all([getJson<Execution>(base), getJson<EventList>(`${base}/events`)])
+    (signal) =>
+      Promise.all([getJson<Execution>(base, { signal }), getJson<EventList>(`${base}/events`, { signal })])
         .then(([e, list]) => {
           setExecution(e);
           setEvents(list.items);
           setError(undefined);
           if (isTerminal(e.status) && list.items.some((ev) => ev.event_type === 'METRICS_SUMMARY')) setSettled(true);
         })
-        .catch(setError);
-    },
+        .catch((err: unknown) => signal.aborted || setError(err)),
     REFRESH_MS,
     !settled,
     [id],

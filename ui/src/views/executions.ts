@@ -62,7 +62,8 @@ const options = (values: readonly string[], any: string) =>
   Object.fromEntries([['', any], ...values.map((v) => [v, v])]) as Record<string, string>;
 
 export function ExecutionsView({ query }: { query: URLSearchParams }) {
-  const [page, setPage] = useState<ExecutionPage | undefined>();
+  // The page with the filters and cursor it was read for: a page for other filters is never shown as this one.
+  const [read, setRead] = useState<{ for: string; page: ExecutionPage } | undefined>();
   const [error, setError] = useState<unknown>();
   // Cursors of the pages before this one; the last is this page's (undefined: the first page).
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
@@ -70,17 +71,18 @@ export function ExecutionsView({ query }: { query: URLSearchParams }) {
   const [updated, setUpdated] = useState<Date | undefined>();
   const cursor = cursors.at(-1);
   const key = query.toString();
+  const current = `${key}#${cursor ?? ''}`;
+  const page = read?.for === current ? read.page : undefined;
 
   usePolling(
-    () => {
-      getJson<ExecutionPage>(listPath(query, cursor))
+    (signal) =>
+      getJson<ExecutionPage>(listPath(query, cursor), { signal })
         .then((p) => {
-          setPage(p);
+          setRead({ for: current, page: p });
           setError(undefined);
           setUpdated(new Date());
         })
-        .catch(setError);
-    },
+        .catch((err: unknown) => signal.aborted || setError(err)),
     REFRESH_MS,
     autoRefresh,
     [key, cursor],
@@ -140,7 +142,7 @@ export function ExecutionsView({ query }: { query: URLSearchParams }) {
         />
         Auto-refresh every ${REFRESH_MS / 1000} s
       </label>
-      <span class="muted">${updated ? `Updated ${updated.toLocaleTimeString()}` : 'Loading…'}</span>
+      <span class="muted">${page && updated ? `Updated ${updated.toLocaleTimeString()}` : 'Loading…'}</span>
     </div>
     <${ErrorNote} error=${error} />
     ${page ? html`<${ExecutionTable} page=${page} showTeam=${admin} />` : null}

@@ -33,14 +33,13 @@ export function JobsView() {
   const [status, setStatus] = useState<string | undefined>();
   const [actionError, setActionError] = useState<unknown>();
   const [tick, setTick] = useState(0);
-  const load = () => {
-    getJson<{ items: Job[] }>('/api/v1/jobs')
+  const load = (signal: AbortSignal) =>
+    getJson<{ items: Job[] }>('/api/v1/jobs', { signal })
       .then((r) => {
         setJobs(r.items);
         setError(undefined);
       })
-      .catch(setError);
-  };
+      .catch((err: unknown) => signal.aborted || setError(err));
   usePolling(load, REFRESH_MS, true, [tick]);
   const notify: Notify = (text, err) => {
     setStatus(text);

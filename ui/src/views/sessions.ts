@@ -60,17 +60,17 @@ export function SessionsView() {
   const [created, setCreated] = useState<SessionCreated | undefined>();
   const [tick, setTick] = useState(0);
   usePolling(
-    () => {
-      getJson<SessionList>('/api/v1/sessions')
+    (signal) =>
+      getJson<SessionList>('/api/v1/sessions', { signal })
         .then((r) => {
           setSessions(r.items);
           setError(undefined);
         })
         .catch((err: unknown) => {
+          if (signal.aborted) return;
           if (err instanceof ApiError && (err.status === 404 || err.status === 503)) setUnavailable(err.message);
           else setError(err);
-        });
-    },
+        }),
     REFRESH_MS,
     unavailable === undefined,
     [tick],
