@@ -257,7 +257,9 @@ export const Job = z.object({
   owner: z.string().nullable(),
   spec: Spec,
   schedule: ManifestJob.shape.schedule.unwrap().nullable(),
-  streaming: StreamingJob.nullable().describe("a streaming job's loop; null for batch jobs"),
+  streaming: StreamingJob.nullable().describe(
+    "a streaming job's loop; null for batch jobs, and for a streaming job with no loop (never deployed, or past retention)",
+  ),
   last_execution: Execution.nullable(),
   execution_id: z.uuid().nullable().describe('the latest execution (the reference: its status fields follow)'),
   status: z.enum(EXECUTION_STATES).nullable(),

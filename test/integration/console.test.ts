@@ -429,6 +429,18 @@ describe('in a real browser', () => {
     await expect.poll(async () => (await loop()).status, { timeout: 30_000 }).toBe('RUNNING');
   });
 
+  it('shows "no loop" for a streaming job whose loop workflow is gone, instead of loading for ever', async () => {
+    // A jobs row whose loop Temporal no longer has (closed past the namespace's retention, or never deployed).
+    const gone = `console-gone-${run}`;
+    const { spec } = (await stack.store.getJob(`data-infra/${STREAMING}`))!;
+    await stack.store.upsertJob({ jobPath: `data-infra/${gone}`, team: 'data-infra', name: gone, spec });
+    const page = await signedIn(api.tokens.dataInfra);
+    await page.goto(`${api.url}/ui/jobs`);
+    const row = page.getByRole('row').filter({ hasText: `data-infra/${gone}` });
+    await expect.poll(() => row.locator('td[data-label="State"]').textContent(), { timeout: 30_000 }).toBe('no loop');
+    expect(await row.getByRole('button', { name: `Resume data-infra/${gone}` }).isDisabled()).toBe(true);
+  });
+
   it('reads "not found" for another team\'s execution id in the address bar, which an admin can open', async () => {
     const page = await signedIn(api.tokens.dataInfra);
     await page.goto(`${api.url}/ui/executions/${otherTeamId}`);
@@ -476,7 +488,10 @@ describe('in a real browser', () => {
         await heading(page).waitFor();
         // Wait for the view's data, not only its frame.
         await expect
-          .poll(() => page.getByText('Loading…').count(), { timeout: 90_000, message: `${view} still loading` })
+          .poll(() => page.getByText('Loading…', { exact: true }).count(), {
+            timeout: 90_000,
+            message: `${view} still loading`,
+          })
           .toBe(0);
         expect(await seriousViolations(page), `${view} at ${width} px`).toEqual({});
         const overflow = await inPage<number>(page, SIDEWAYS);

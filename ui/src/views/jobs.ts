@@ -205,12 +205,13 @@ const LOOP_TONE: Record<StreamingJob['status'], 'good' | 'bad' | 'busy' | 'idle'
 };
 
 function StreamingRow({ job, notify, tick }: { job: Job; notify: Notify; tick: number }) {
-  const [loop, setLoop] = useState<StreamingJob | undefined>();
+  // undefined until read; null when Temporal has no loop for the job (never deployed, or past retention).
+  const [loop, setLoop] = useState<StreamingJob | null | undefined>();
   const [error, setError] = useState<unknown>();
   useEffect(() => {
     getJson<Job>(`/api/v1/jobs/${encodeURIComponent(job.job_id)}`)
       .then((j) => {
-        setLoop(j.streaming ?? undefined);
+        setLoop(j.streaming);
         setError(undefined);
       })
       .catch(setError);
@@ -226,7 +227,7 @@ function StreamingRow({ job, notify, tick }: { job: Job; notify: Notify; tick: n
       >${
         loop
           ? html`<${TextBadge} text=${loop.status} tone=${LOOP_TONE[loop.status]} />`
-          : html`<span class="muted">${error ? 'unknown' : 'loading…'}</span>`
+          : html`<span class="muted">${loop === null ? 'no loop' : error ? 'unknown' : 'loading…'}</span>`
       }</${Cell}
     >
     <${Cell} label="Current execution"
