@@ -14,7 +14,7 @@
  *   (inputRate-total, processingRate-total, latency) the loop turns on with `spark.sql.streaming.metricsEnabled`.
  *   A run that is not RUNNING, has no live UI, or whose driver does not answer gives `unavailable` with the reason,
  *   not an error: a missed sample is not worth retrying.
- * - `recommendStreamingResources` asks APS (service/sizing.ts) for the job's sizes, beside what the run has.
+ * - `recommendStreamingResources` asks APS (service/sizing.ts) for the job's sizes (the sample says what the run has).
  *
  * Errors: anything else thrown (Temporal or Postgres unreachable) is transient and retried by the workflow's policy.
  */
@@ -150,15 +150,14 @@ export function createContinuousActivities({ client, store, config, sampleTimeou
     async recommendStreamingResources(input: {
       team: string;
       jobPath: string;
-      executionId: string;
-    }): Promise<{ running: JobResources; recommended: JobResources; confidence: number } | undefined> {
-      const [job, row] = await Promise.all([store.getJob(input.jobPath), store.getExecution(input.executionId)]);
-      if (!job || !row) return undefined;
+    }): Promise<{ recommended: JobResources; confidence: number } | undefined> {
+      const job = await store.getJob(input.jobPath);
+      if (!job) return undefined;
       const rec = await recommendFor(
         { store, config },
         { team: input.team, jobPath: input.jobPath, requested: job.spec.resources },
       );
-      return { running: row.resources, recommended: rec.resources, confidence: rec.confidence };
+      return { recommended: rec.resources, confidence: rec.confidence };
     },
   };
 }

@@ -4,6 +4,7 @@
  */
 import type { ErrorRequestHandler, Response } from 'express';
 import type { z } from 'zod';
+import { GRPC, grpcCodeOf } from '../config/temporal.js';
 import { ManifestError, ManifestLimitError } from '../dcp/manifest.js';
 import { BackendRejection } from '../gateway/backend.js';
 import { Conflict, Forbidden, NotFound, Unavailable } from '../service/errors.js';
@@ -120,7 +121,7 @@ export function problemOf(err: unknown): HttpProblem | undefined {
     });
   }
   // Found by the fault drill (bench/drill.ts): a submit while Postgres or the Temporal frontend restarts was a 500.
-  const down = isDatabaseUnreachable(err) ? 'Postgres' : isTemporalUnavailable(err) ? 'Temporal' : undefined;
+  const down = isDatabaseUnreachable(err) ? 'Postgres' : grpcCodeOf(err) === GRPC.UNAVAILABLE ? 'Temporal' : undefined;
   if (down) {
     return new HttpProblem(503, 'Service unavailable', `${down} is not answering; retry shortly`, undefined, {
       'Retry-After': String(POOL_RETRY_AFTER_S),
@@ -133,14 +134,6 @@ export function problemOf(err: unknown): HttpProblem | undefined {
   }
   if (e.status && e.status >= 400 && e.status < 500) return new HttpProblem(e.status, 'Bad request', e.message ?? '');
   return undefined;
-}
-
-/** True when `err` (or a cause) is gRPC's UNAVAILABLE (14) from the Temporal frontend: it is down or restarting. */
-function isTemporalUnavailable(err: unknown): boolean {
-  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if ((e as { code?: unknown }).code === 14) return true;
-  }
-  return false;
 }
 
 /** Seconds a client is told to wait when the database pool is exhausted. */

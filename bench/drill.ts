@@ -31,13 +31,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
+import type pg from 'pg';
 import { loadConfig } from '../config/index.js';
 import { readSimSubmissions } from '../gateway/backends/sim/index.js';
 import { findPostgresBin, startPostgres } from '../provision/postgres.js';
 import { freePort, startProcess, waitFor, type ManagedProcess } from '../provision/process.js';
 import { ensureTemporalCli, startTemporalDevServer } from '../provision/temporal.js';
-import { runMigrations } from '../store/db.js';
+import { openDatabase, runMigrations } from '../store/db.js';
 import { percentile, printTable } from './stats.js';
 import { seededRandom } from '../gateway/routing.js';
 
@@ -268,9 +268,8 @@ async function runDrill(options: {
   }
   const elapsed = () => ((Date.now() - started) / 1000).toFixed(1);
 
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2, connectionTimeoutMillis: 2000 });
-  pool.on('error', () => undefined);
-  pool.on('connect', (client) => client.on('error', () => undefined));
+  // The product's own pool: a Postgres killed under it does not crash the drill.
+  const { pool } = openDatabase(databaseUrl, 2, 2000);
   const stopAll = async () => {
     stopping = true;
     await pool.end().catch(() => undefined);

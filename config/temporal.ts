@@ -34,8 +34,26 @@ export interface TemporalConnectionOptions {
   apiKey?: string;
 }
 
-const GRPC_PERMISSION_DENIED = 7;
-const GRPC_UNAUTHENTICATED = 16;
+/** The gRPC status codes the project acts on. */
+export const GRPC = {
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  FAILED_PRECONDITION: 9,
+  UNIMPLEMENTED: 12,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
+
+/** The gRPC status code of `err` or of the first of its causes that has one (the SDK wraps the server's answer). */
+export function grpcCodeOf(err: unknown): number | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'number') return code;
+  }
+  return undefined;
+}
 
 /** Why TLS is on, for messages: the variable that turned it on. */
 function tlsReason(config: TemporalConnectionConfig): string | undefined {
@@ -153,7 +171,7 @@ export async function explainTemporalFailure(config: TemporalConnectionConfig, e
   const detail = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
   // The SDK wraps the server's answer to its first call ("Failed to connect to Temporal server").
   const grpc = isGrpcServiceError(err) ? err : (err as { cause?: unknown } | undefined)?.cause;
-  if (isGrpcServiceError(grpc) && [GRPC_PERMISSION_DENIED, GRPC_UNAUTHENTICATED].includes(grpc.code)) {
+  if (isGrpcServiceError(grpc) && ([GRPC.PERMISSION_DENIED, GRPC.UNAUTHENTICATED] as number[]).includes(grpc.code)) {
     const check = config.TEMPORAL_API_KEY ? 'check TEMPORAL_API_KEY' : 'it needs credentials: set TEMPORAL_API_KEY';
     return `${where} refused this process's credentials (${grpc.details}): ${check}`;
   }

@@ -137,17 +137,9 @@ export class InstrumentedStore extends ExecutionStore {
     return this;
   }
 
-  /** Admission past a team's limit, timed once: only by the call that admitted it (its admitted_at is set then). */
-  override async admit(executionId: string, team: string, limit: number): Promise<boolean> {
-    const calledAt = Date.now();
-    const admitted = await super.admit(executionId, team, limit);
-    if (admitted && this.metrics) {
-      const row = await this.getExecution(executionId).catch(() => undefined);
-      if (row?.admittedAt && row.admittedAt.getTime() >= calledAt) {
-        this.metrics.teamQueueWait.observe({ team }, seconds(row.createdAt, row.admittedAt));
-      }
-    }
-    return admitted;
+  /** Admission past a team's limit, timed once: by the call that admitted it. */
+  protected override admitted(team: string, createdAt: Date, admittedAt: Date): void {
+    this.metrics?.teamQueueWait.observe({ team }, seconds(createdAt, admittedAt));
   }
 
   override async recordEvent(input: EventInput): Promise<boolean> {

@@ -94,24 +94,29 @@ export function isLagging(sample: ProgressSample, settings: DcrSettings): boolea
 
 const fmt = (n: number) => (Math.round(n * 10) / 10).toString();
 
+/** When the cool-down after the last DCR resize ends (rule 6), if it has not yet at `now`. */
+export function coolingUntil(state: DcrState, settings: DcrSettings, now: number): number | undefined {
+  if (state.lastResizeAt === undefined) return undefined;
+  const until = state.lastResizeAt + settings.cooldownMs;
+  return now < until ? until : undefined;
+}
+
 /** Decides what one sample means for the job: keep its size, or resize it (and why). */
 export function decideDcr(input: DcrInput): DcrDecision {
   const { sample, settings, now } = input;
   const lagging = isLagging(sample, settings);
   const streak = lagging ? input.state.lagging + 1 : 0;
-  const coolingUntil =
-    input.state.lastResizeAt !== undefined ? input.state.lastResizeAt + settings.cooldownMs : undefined;
-  const cooling = coolingUntil !== undefined && now < coolingUntil;
+  const cooledAt = coolingUntil(input.state, settings, now);
   const rates = `processed ${fmt(sample.processedRowsPerSecond)} rows/s against input ${fmt(sample.inputRowsPerSecond)} rows/s`;
 
   if (streak >= settings.lagSamples) {
     const lagReason = `${streak} samples in a row below ${settings.lagRatio} × the input rate (${rates})`;
-    if (cooling) {
+    if (cooledAt !== undefined) {
       return {
         kind: 'keep',
         lagging,
         state: { ...input.state, lagging: streak },
-        reason: `${lagReason}; in the cool-down until ${new Date(coolingUntil).toISOString()}`,
+        reason: `${lagReason}; in the cool-down until ${new Date(cooledAt).toISOString()}`,
       };
     }
     const grown = addExecutors(input.running, sample, input.caps);
@@ -139,12 +144,12 @@ export function decideDcr(input: DcrInput): DcrDecision {
     const d = drift(input.running, target);
     if (d.value > settings.driftThreshold) {
       const driftReason = `APS's recommendation drifted ${Math.round(d.value * 100)}% (${d.field}) past the ${Math.round(settings.driftThreshold * 100)}% threshold`;
-      if (cooling) {
+      if (cooledAt !== undefined) {
         return {
           kind: 'keep',
           lagging,
           state,
-          reason: `${driftReason}; in the cool-down until ${new Date(coolingUntil).toISOString()}`,
+          reason: `${driftReason}; in the cool-down until ${new Date(cooledAt).toISOString()}`,
         };
       }
       return {

@@ -9,6 +9,7 @@ import {
   type Client,
 } from '@temporalio/client';
 import type { Config } from '../config/index.js';
+import { GRPC, grpcCodeOf } from '../config/temporal.js';
 import { z } from 'zod';
 import { Resources, type NormalizedJobSpec } from '../schema/job-spec.js';
 import type { ExecutionStore } from '../store/executions.js';
@@ -82,12 +83,11 @@ export async function continuousState(deps: ContinuousDeps, jobPath: string): Pr
     );
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
-    const code =
-      (err as { cause?: { code?: unknown }; code?: unknown }).cause?.code ?? (err as { code?: unknown }).code;
-    if (code === 9 || code === 4) {
+    const code = grpcCodeOf(err);
+    if (code === GRPC.FAILED_PRECONDITION || code === GRPC.DEADLINE_EXCEEDED) {
       throw new Unavailable(
         `streaming job "${continuousWorkflowId(jobPath)}" does not answer: ` +
-          (code === 9
+          (code === GRPC.FAILED_PRECONDITION
             ? 'no worker polls its task queue'
             : `no worker answered within ${STATE_QUERY_TIMEOUT_MS / 1000} s`),
       );

@@ -18,9 +18,9 @@ import { SearchAttributeType } from '@temporalio/common';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes.js';
 import { msToTs, tsToMs } from '@temporalio/common/lib/time.js';
 import { DependencyError } from '../config/index.js';
+import { GRPC, grpcCodeOf } from '../config/temporal.js';
 import { SEARCH_ATTRIBUTES } from '../schema/vocabulary.js';
 
-const GRPC = { NOT_FOUND: 5, ALREADY_EXISTS: 6, PERMISSION_DENIED: 7, UNIMPLEMENTED: 12, UNAUTHENTICATED: 16 };
 const DAY_MS = 86_400_000;
 
 /** Where the set-up applies. */
@@ -51,12 +51,8 @@ export interface TemporalSetupResult {
   alreadyRegistered: string[];
 }
 
-function grpcCode(err: unknown): number | undefined {
-  return isGrpcServiceError(err) ? err.code : undefined;
-}
-
 function denied(err: unknown): boolean {
-  const code = grpcCode(err);
+  const code = grpcCodeOf(err);
   return code === GRPC.PERMISSION_DENIED || code === GRPC.UNAUTHENTICATED || code === GRPC.UNIMPLEMENTED;
 }
 
@@ -100,7 +96,7 @@ async function describeNamespace(target: TemporalTarget): Promise<number | undef
     const ttl = described.config?.workflowExecutionRetentionTtl;
     return ttl ? tsToMs(ttl) / DAY_MS : 0;
   } catch (err) {
-    if (grpcCode(err) === GRPC.NOT_FOUND) return undefined;
+    if (grpcCodeOf(err) === GRPC.NOT_FOUND) return undefined;
     throw err;
   }
 }
@@ -188,7 +184,7 @@ export async function setupTemporal(
         }),
     ).catch((err: unknown) => {
       // Another set-up created it first.
-      if (grpcCode(err) !== GRPC.ALREADY_EXISTS) throw err;
+      if (grpcCodeOf(err) !== GRPC.ALREADY_EXISTS) throw err;
     });
   }
   // A new namespace reaches the frontend's cache a moment later: until then it is NOT_FOUND.
@@ -207,7 +203,7 @@ export async function setupTemporal(
         `admin rights on namespace ${namespace} (on Temporal Cloud, add them in the Cloud UI or with tcld)`,
         () => connection.operatorService.addSearchAttributes({ namespace, searchAttributes }),
       ).catch((err: unknown) => {
-        if (grpcCode(err) !== GRPC.ALREADY_EXISTS) throw err;
+        if (grpcCodeOf(err) !== GRPC.ALREADY_EXISTS) throw err;
       }),
     );
   }

@@ -33,12 +33,16 @@ export function openDatabase(url: string, max = 10, waitMs = 5000): Database {
 
 /** True when `err` (or a cause of it, as drizzle wraps driver errors) is a wait for a pooled connection that timed out. */
 export function isPoolExhausted(err: unknown): boolean {
-  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (/timeout exceeded when trying to connect|connection terminated due to connection timeout/i.test(e.message)) {
-      return true;
-    }
-  }
-  return false;
+  return causes(err).some((e) =>
+    /timeout exceeded when trying to connect|connection terminated due to connection timeout/i.test(e.message),
+  );
+}
+
+/** `err` and its causes, the few levels drizzle and pg wrap a driver error in. */
+function causes(err: unknown): Error[] {
+  const chain: Error[] = [];
+  for (let e = err; e instanceof Error && chain.length < 5; e = e.cause) chain.push(e);
+  return chain;
 }
 
 /**
@@ -47,14 +51,11 @@ export function isPoolExhausted(err: unknown): boolean {
  * should retry (the API answers 503 with Retry-After).
  */
 export function isDatabaseUnreachable(err: unknown): boolean {
-  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === '57P01' || code === '57P02' || code === '57P03') {
-      return true;
-    }
-    if (/^Connection terminated unexpectedly$/.test(e.message)) return true;
-  }
-  return false;
+  return causes(err).some(
+    (e) =>
+      ['ECONNREFUSED', 'ECONNRESET', '57P01', '57P02', '57P03'].includes((e as { code?: unknown }).code as string) ||
+      e.message === 'Connection terminated unexpectedly',
+  );
 }
 
 /** Applies the committed migrations in migrations/. Safe to run concurrently and repeatedly. */

@@ -222,7 +222,8 @@ export class ExecutionStore {
    * lock; idempotent (an admitted execution stays admitted).
    */
   async admit(executionId: string, team: string, limit: number): Promise<boolean> {
-    return this.db.transaction(async (tx) => {
+    let admittedNow: { createdAt: Date; admittedAt: Date | null } | undefined;
+    const admitted = await this.db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`team-admission:${team}`}))`);
       const { rows } = await tx.execute<{ admitted: boolean; active: number; ahead: number }>(sql`
         select
@@ -239,13 +240,19 @@ export class ExecutionStore {
       const { admitted, active, ahead } = rows[0]!;
       if (admitted) return true;
       if (active + ahead >= limit) return false;
-      await tx
+      [admittedNow] = await tx
         .update(executions)
         .set({ admittedAt: new Date(), pendingReason: null })
-        .where(eq(executions.executionId, executionId));
+        .where(eq(executions.executionId, executionId))
+        .returning({ createdAt: executions.createdAt, admittedAt: executions.admittedAt });
       return true;
     });
+    if (admittedNow?.admittedAt) this.admitted(team, admittedNow.createdAt, admittedNow.admittedAt);
+    return admitted;
   }
+
+  /** Called once per execution, by the admit() call that admitted it past its team's limit (metrics hook here). */
+  protected admitted(_team: string, _createdAt: Date, _admittedAt: Date): void {}
 
   /** The placement recorded for an attempt, if any. */
   async recordedPlacement(executionId: string, attempt: number): Promise<Placement | undefined> {

@@ -6,7 +6,7 @@
  *   second append with the same key (a retried activity, a replayed workflow task) inserts nothing and answers false.
  * - `list` reads one job's events oldest first, after an optional `seq`, at most `limit`.
  */
-import { and, asc, desc, eq, gt } from 'drizzle-orm';
+import { and, asc, eq, gt } from 'drizzle-orm';
 import { jobEvents } from '../schema/index.js';
 import type { JobEventType } from '../schema/job-event-types.js';
 import type { Db } from './db.js';
@@ -53,16 +53,12 @@ export class JobEventLog {
     return rows.length > 0;
   }
 
-  /** The job's events, oldest first; `newest` takes the last `limit` instead of the first. */
-  async list(jobPath: string, opts: { afterSeq?: number; limit: number; newest?: boolean }): Promise<JobEventRow[]> {
+  /** The job's events, oldest first, after `afterSeq`, at most `limit`. */
+  async list(jobPath: string, opts: { afterSeq?: number; limit: number }): Promise<JobEventRow[]> {
     const where = and(
       eq(jobEvents.jobPath, jobPath),
       opts.afterSeq !== undefined ? gt(jobEvents.seq, opts.afterSeq) : undefined,
     );
-    if (opts.newest) {
-      const rows = await this.db.select().from(jobEvents).where(where).orderBy(desc(jobEvents.seq)).limit(opts.limit);
-      return rows.reverse();
-    }
     return this.db.select().from(jobEvents).where(where).orderBy(asc(jobEvents.seq)).limit(opts.limit);
   }
 }

@@ -72,7 +72,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createContinuousActivities, DcrPolicy, SampleOutcome } from '../activities/continuous.js';
-import { decideDcr, INITIAL_DCR_STATE, type DcrRule } from '../runner/dcr.js';
+import { coolingUntil, decideDcr, INITIAL_DCR_STATE, type DcrRule } from '../runner/dcr.js';
 import type { NormalizedJobSpec } from '../schema/job-spec.js';
 import { assertNever, executionWorkflowId, searchAttributes } from '../schema/vocabulary.js';
 import {
@@ -481,19 +481,14 @@ async function sampleRun(loop: Loop, run: CurrentRun): Promise<void> {
   }
   const now = Date.now();
   const state = s.dcr ?? INITIAL_DCR_STATE;
-  const cooling = state.lastResizeAt !== undefined && now < state.lastResizeAt + policy.settings.cooldownMs;
   const advice =
-    s.spec.sizing === 'auto' && !cooling
-      ? await control.recommendStreamingResources({
-          team: input.team,
-          jobPath: input.jobPath,
-          executionId: run.executionId,
-        })
+    s.spec.sizing === 'auto' && coolingUntil(state, policy.settings, now) === undefined
+      ? await control.recommendStreamingResources({ team: input.team, jobPath: input.jobPath })
       : undefined;
   const decision = decideDcr({
     state,
     sample: outcome.sample,
-    running: advice?.running ?? outcome.running,
+    running: outcome.running,
     caps: policy.caps,
     sizing: s.spec.sizing ?? 'manual',
     ...(advice ? { recommended: advice.recommended } : {}),
