@@ -334,35 +334,38 @@ export function createActivities({ gateway, store, clock, settings, sizing }: Ac
       result?: Record<string, unknown>;
     }): Promise<void> {
       const at = clock.now();
-      await store.recordEvent({
-        executionId: input.executionId,
-        attempt: input.attempt,
-        type: 'TERMINAL',
-        at,
-        payload: {
-          state: input.state,
-          failureClass: input.failureClass ?? null,
-          failureMessage: input.failureMessage ?? null,
-          ...(input.cancel ? { cancel: input.cancel } : {}),
+      // One transaction: whoever sees the final state also finds its METRICS_SUMMARY.
+      await store.recordEvents([
+        {
+          executionId: input.executionId,
+          attempt: input.attempt,
+          type: 'TERMINAL',
+          at,
+          payload: {
+            state: input.state,
+            failureClass: input.failureClass ?? null,
+            failureMessage: input.failureMessage ?? null,
+            ...(input.cancel ? { cancel: input.cancel } : {}),
+          },
+          patch: {
+            state: input.state,
+            endTime: at,
+            pendingReason: null,
+            failureClass: input.failureClass ?? null,
+            failureMessage: input.failureMessage ?? null,
+          },
         },
-        patch: {
-          state: input.state,
-          endTime: at,
-          pendingReason: null,
-          failureClass: input.failureClass ?? null,
-          failureMessage: input.failureMessage ?? null,
+        {
+          executionId: input.executionId,
+          attempt: input.attempt,
+          type: 'METRICS_SUMMARY',
+          at,
+          payload: {
+            ...(metricsSummary(input) as unknown as Record<string, unknown>),
+            ...(input.result ? { core_etl: input.result } : {}),
+          },
         },
-      });
-      await store.recordEvent({
-        executionId: input.executionId,
-        attempt: input.attempt,
-        type: 'METRICS_SUMMARY',
-        at,
-        payload: {
-          ...(metricsSummary(input) as unknown as Record<string, unknown>),
-          ...(input.result ? { core_etl: input.result } : {}),
-        },
-      });
+      ]);
       executionLog().info(
         { state: input.state, failureClass: input.failureClass ?? null, durationMs: input.durationMs },
         `execution ended ${input.state}`,

@@ -126,7 +126,7 @@ const seconds = (from: Date, to: Date) => Math.max(0, (to.getTime() - from.getTi
 
 /**
  * The store as the worker uses it, counting each lifecycle event once: the metrics are taken only when
- * recordEvent reports the event as new, so an activity retried after a crash does not count twice.
+ * recordEvents reports the event as new, so an activity retried after a crash does not count twice.
  */
 export class InstrumentedStore extends ExecutionStore {
   private metrics?: LifecycleMetrics;
@@ -142,9 +142,14 @@ export class InstrumentedStore extends ExecutionStore {
     this.metrics?.teamQueueWait.observe({ team }, seconds(createdAt, admittedAt));
   }
 
-  override async recordEvent(input: EventInput): Promise<boolean> {
-    const created = await super.recordEvent(input);
-    if (created && this.metrics) await this.observe(this.metrics, input).catch(() => undefined);
+  override async recordEvents(inputs: EventInput[]): Promise<boolean[]> {
+    const created = await super.recordEvents(inputs);
+    const metrics = this.metrics;
+    if (metrics) {
+      for (const [i, input] of inputs.entries()) {
+        if (created[i]) await this.observe(metrics, input).catch(() => undefined);
+      }
+    }
     return created;
   }
 

@@ -20,6 +20,19 @@ export function isConnectable(state: SessionState): boolean {
   return (CONNECTABLE_STATES as readonly string[]).includes(state);
 }
 
+/**
+ * How long the gateway's proxy keeps a token's route (gateway/connect/session-proxy.ts); an ended session's token
+ * can still reach its server for that long.
+ */
+export const SESSION_ROUTE_CACHE_MS = 1000;
+
+/**
+ * Between ENDED and the server's stop, the session workflow waits out the proxy's route cache twice over, so an RPC
+ * let through just before the end is answered by a live server, and every later one is refused by the proxy: a
+ * client sees UNAUTHENTICATED "session … has ended", never a server half way through its shutdown.
+ */
+export const SESSION_END_DRAIN_MS = 2 * SESSION_ROUTE_CACHE_MS;
+
 /** Why a session ended. */
 export const SESSION_END_REASONS = ['RELEASED', 'IDLE_TIMEOUT', 'MAX_LIFETIME', 'SERVER_LOST', 'START_FAILED'] as const;
 export type SessionEndReason = (typeof SESSION_END_REASONS)[number];

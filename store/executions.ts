@@ -116,6 +116,29 @@ export class ExecutionStore {
       });
   }
 
+  /**
+   * Makes the jobs row follow a resize the streaming loop decided itself (DCR): the row's resources become `to`,
+   * but only while they are still `from` (what the loop ran before), so a spec written meanwhile by an apply or a
+   * REST resize is never overwritten. Idempotent: a row that already has `to` answers 'followed' again.
+   */
+  async followJobResize(
+    jobPath: string,
+    from: JobRow['spec']['resources'],
+    to: JobRow['spec']['resources'],
+  ): Promise<'followed' | 'diverged' | 'no-job'> {
+    const updated = await this.db
+      .update(jobs)
+      .set({ spec: sql`jsonb_set(${jobs.spec}, '{resources}', ${JSON.stringify(to)}::jsonb)`, updatedAt: new Date() })
+      .where(and(eq(jobs.jobPath, jobPath), sql`${jobs.spec}->'resources' = ${JSON.stringify(from)}::jsonb`))
+      .returning({ jobPath: jobs.jobPath });
+    if (updated.length > 0) return 'followed';
+    const [row] = await this.db
+      .select({ same: sql<boolean>`${jobs.spec}->'resources' = ${JSON.stringify(to)}::jsonb` })
+      .from(jobs)
+      .where(eq(jobs.jobPath, jobPath));
+    return !row ? 'no-job' : row.same ? 'followed' : 'diverged';
+  }
+
   /** Records that the job's schedule was removed (manifest delete), so lists stop looking it up. */
   async markUnscheduled(jobPath: string): Promise<void> {
     await this.db.update(jobs).set({ scheduled: false, updatedAt: new Date() }).where(eq(jobs.jobPath, jobPath));
@@ -165,28 +188,39 @@ export class ExecutionStore {
 
   /** Appends the event and applies its snapshot patch, once. Returns false when the event was already there. */
   async recordEvent(input: EventInput): Promise<boolean> {
-    const eventId = eventIdFor(input.executionId, input.attempt, input.type, input.discriminator);
+    const [created] = await this.recordEvents([input]);
+    return created!;
+  }
+
+  /**
+   * Appends the events in order, each once with its snapshot patch, in one transaction: a reader sees all of them
+   * or none (a terminal state is never visible without its METRICS_SUMMARY). Says, per event, whether it was new.
+   */
+  async recordEvents(inputs: EventInput[]): Promise<boolean[]> {
     return this.db.transaction(async (tx) => {
-      const inserted = await tx
-        .insert(executionEvents)
-        .values({
-          eventId,
-          executionId: input.executionId,
-          eventType: input.type,
-          attempt: input.attempt,
-          timestamp: input.at,
-          payload: input.payload,
-        })
-        .onConflictDoNothing()
-        .returning({ seq: executionEvents.seq });
-      if (inserted.length === 0) return false;
-      if (input.patch) {
-        await tx
-          .update(executions)
-          .set({ ...input.patch, updatedAt: new Date() })
-          .where(eq(executions.executionId, input.executionId));
+      const created: boolean[] = [];
+      for (const input of inputs) {
+        const inserted = await tx
+          .insert(executionEvents)
+          .values({
+            eventId: eventIdFor(input.executionId, input.attempt, input.type, input.discriminator),
+            executionId: input.executionId,
+            eventType: input.type,
+            attempt: input.attempt,
+            timestamp: input.at,
+            payload: input.payload,
+          })
+          .onConflictDoNothing()
+          .returning({ seq: executionEvents.seq });
+        created.push(inserted.length > 0);
+        if (inserted.length > 0 && input.patch) {
+          await tx
+            .update(executions)
+            .set({ ...input.patch, updatedAt: new Date() })
+            .where(eq(executions.executionId, input.executionId));
+        }
       }
-      return true;
+      return created;
     });
   }
 

@@ -12,8 +12,9 @@
  *                                                                         └─ its server died ──────────────┤
  *   a start that fails, or a release or the lifetime while it starts ─────────────────────────────────────┤
  *                                                                                                          ▼
- *                                                         end: ENDED recorded (the token stops working), then
- *                                                         the server stopped; the release Update answers
+ *                                                         end: ENDED recorded (the token stops working), the
+ *                                                         proxy's route cache drained, then the server stopped;
+ *                                                         the release Update answers
  *
  * Idle: no RPC open and none started for the idle timeout. The proxy writes `last_activity_at` while any RPC of the
  * session is open (a running ExecutePlan or ReattachExecute stream included) at most once per flush interval; the
@@ -34,15 +35,22 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  sleep,
   upsertMemo,
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SessionActivities, SessionRecordInput } from '../activities/sessions.js';
-import type { SessionEndReason, SessionEventType, SessionState } from '../schema/session-states.js';
+import {
+  SESSION_END_DRAIN_MS,
+  type SessionEndReason,
+  type SessionEventType,
+  type SessionState,
+} from '../schema/session-states.js';
 import { assertNever } from '../schema/vocabulary.js';
 import {
   releaseUpdate,
@@ -264,7 +272,10 @@ async function serve(w: Session): Promise<Step> {
   }
 }
 
-/** ENDED first, so the token stops working at once; then the server is stopped, and a release answers. */
+/**
+ * ENDED first, so the token stops working (within the proxy's route cache); then, once that cache has drained, the
+ * server is stopped, and a release answers.
+ */
 async function end(w: Session, step: Extract<Step, { kind: 'end' }>): Promise<SessionResult> {
   const { input } = w;
   w.endedReason = step.reason;
@@ -285,7 +296,11 @@ async function end(w: Session, step: Extract<Step, { kind: 'end' }>): Promise<Se
       ...(message ? { endedMessage: message } : {}),
     },
   );
-  if (w.serverId) await stopping.stopServer({ serverId: w.serverId, reason: `session ended: ${step.reason}` });
+  if (w.serverId) {
+    // The proxy's route cache drains first: no RPC reaches a server that is shutting down (SESSION_END_DRAIN_MS).
+    if (patched('session-end-drain')) await sleep(SESSION_END_DRAIN_MS);
+    await stopping.stopServer({ serverId: w.serverId, reason: `session ended: ${step.reason}` });
+  }
   w.finished = true;
   await condition(allHandlersFinished);
   return { sessionId: input.sessionId, endedReason: step.reason, ...(message ? { message } : {}) };

@@ -13,8 +13,8 @@
  * | the token of an ENDED session                            | UNAUTHENTICATED "session … has ended (REASON)"       |
  * | the token of a session still starting                    | UNAVAILABLE (pyspark retries it)                     |
  * | the token of a READY or IDLE session                     | routed to its server, with the server's own token    |
- * Tokens are looked up by their SHA-256 only. A routed answer is cached for `cacheMs` (1 s), so an ended session's
- * token stops working within that; its server is stopped right after anyway.
+ * Tokens are looked up by their SHA-256 only. A routed answer is cached for SESSION_ROUTE_CACHE_MS (1 s), so an ended session's
+ * token stops working within that; the session workflow stops its server only after twice that (SESSION_END_DRAIN_MS).
  *
  * Activity: the proxy counts open RPCs per session in memory and, every `flushMs`, writes `last_activity_at = now()`
  * for each session that had an RPC open or ending since the last flush: one UPDATE per flush for all sessions, never
@@ -24,7 +24,7 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { ConfigError, type Config } from '../../config/index.js';
-import { isConnectable } from '../../schema/session-states.js';
+import { isConnectable, SESSION_ROUTE_CACHE_MS } from '../../schema/session-states.js';
 import { hashSessionToken, type SessionStore } from '../../store/sessions.js';
 import { connectEndpointOf, type ConnectEndpoint } from './endpoint.js';
 import { createConnectProxy, type ConnectProxy, type ConnectProxyOptions, type Resolution } from './proxy.js';
@@ -34,7 +34,6 @@ export interface SessionProxyOptions {
   /** True for an API bearer token, which gets its own message. */
   isApiToken?: (token: string) => boolean;
   flushMs: number;
-  cacheMs?: number;
   host?: string;
   port?: number;
   tls?: ConnectProxyOptions['tls'];
@@ -58,14 +57,13 @@ export const API_TOKEN = "an API token cannot open a Spark Connect session: use 
 export function createSessionResolver(
   store: SessionStore,
   isApiToken: (token: string) => boolean = () => false,
-  cacheMs = 1000,
 ): ConnectProxyOptions['resolve'] {
   const cache = new Map<string, { at: number; resolution: Resolution & { kind: 'route' } }>();
   return async ({ token, sessionId }) => {
     if (token === undefined) return { kind: 'reject', message: MISSING_TOKEN };
     const hash = hashSessionToken(token);
     const hit = cache.get(hash);
-    if (hit && Date.now() - hit.at < cacheMs && (!sessionId || sessionId === hit.resolution.sessionId)) {
+    if (hit && Date.now() - hit.at < SESSION_ROUTE_CACHE_MS && (!sessionId || sessionId === hit.resolution.sessionId)) {
       return hit.resolution;
     }
     cache.delete(hash);
@@ -111,7 +109,7 @@ export async function startSessionProxy(options: SessionProxyOptions): Promise<S
   let proxy: ConnectProxy;
   try {
     proxy = await createConnectProxy({
-      resolve: createSessionResolver(options.store, options.isApiToken, options.cacheMs),
+      resolve: createSessionResolver(options.store, options.isApiToken),
       onActivity: (sessionId, event) => {
         touched.add(sessionId);
         const count = (open.get(sessionId) ?? 0) + (event === 'rpc-start' ? 1 : -1);
