@@ -15,6 +15,9 @@
  *   A run that is not RUNNING, has no live UI, or whose driver does not answer gives `unavailable` with the reason,
  *   not an error: a missed sample is not worth retrying.
  * - `recommendStreamingResources` asks APS (service/sizing.ts) for the job's sizes (the sample says what the run has).
+ * - `followResize` makes the jobs row (what GET /api/v1/jobs, the jobs list, the console and a manifest diff read)
+ *   follow a resize DCR decided: its resources become the new ones while they are still the old ones, so a spec an
+ *   apply or a REST resize wrote meanwhile stays. Idempotent (a retry finds the row already resized).
  *
  * Errors: anything else thrown (Temporal or Postgres unreachable) is transient and retried by the workflow's policy.
  */
@@ -31,7 +34,7 @@ import type { ExecutionStore } from '../store/executions.js';
 
 export interface ContinuousActivityDeps {
   client: Client;
-  store: Pick<ExecutionStore, 'jobEvents' | 'getExecution' | 'getJob' | 'sizingHistory'>;
+  store: Pick<ExecutionStore, 'jobEvents' | 'getExecution' | 'getJob' | 'sizingHistory' | 'followJobResize'>;
   config: DcrConfig & SizingConfig;
   /** How long one sample may wait for the driver. */
   sampleTimeoutMs?: number;
@@ -145,6 +148,15 @@ export function createContinuousActivities({ client, store, config, sampleTimeou
       return sample
         ? { sample, sparkUiUrl: row.sparkUiUrl, running: row.resources }
         : { unavailable: `${url} has no streaming query gauges (yet)` };
+    },
+
+    /** 'diverged': the row holds a spec written since (an apply, a REST resize), which is left as it is. */
+    followResize(input: {
+      jobPath: string;
+      from: JobResources;
+      to: JobResources;
+    }): Promise<'followed' | 'diverged' | 'no-job'> {
+      return store.followJobResize(input.jobPath, input.from, input.to);
     },
 
     async recommendStreamingResources(input: {

@@ -32,10 +32,14 @@ export interface ContinuousDeps {
   config: Pick<Config, 'TEMPORAL_TASK_QUEUE'>;
 }
 
-/** Starts the job's loop, or hands a running loop the new spec (a controlled redeploy on the same checkpoint). */
+/**
+ * Starts the job's loop, or hands a running loop the new spec (a controlled redeploy on the same checkpoint).
+ * `change` says why, for the loop's event: a `resize` (only the resources changed) is recorded as RESIZED.
+ */
 export async function deployContinuousJob(
   deps: ContinuousDeps,
   job: { jobPath: string; team: string; owner?: string; spec: NormalizedJobSpec },
+  change?: { cause: 'redeploy' | 'resize'; reason: string },
 ): Promise<'started' | 'updated'> {
   const workflowId = continuousWorkflowId(job.jobPath);
   const input: ContinuousJobInput = { team: job.team, jobPath: job.jobPath, owner: job.owner, spec: job.spec };
@@ -51,7 +55,9 @@ export async function deployContinuousJob(
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
-  await deps.client.workflow.getHandle(workflowId).executeUpdate(updateSpecUpdate, { args: [{ spec: job.spec }] });
+  await deps.client.workflow
+    .getHandle(workflowId)
+    .executeUpdate(updateSpecUpdate, { args: [{ spec: job.spec, ...(change ?? {}) }] });
   return 'updated';
 }
 

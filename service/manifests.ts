@@ -7,6 +7,13 @@
  * (started, or handed the new spec for a redeploy); a job whose schedule was removed loses its Temporal Schedule.
  * Everything is checked (team access, engine versions) before the first write, so a rejected manifest changes
  * nothing.
+ *
+ * Streaming resources: a re-apply that changes only `spec.resources` is a resize (the loop records RESIZED, with
+ * the manifest as the reason); any other change is a redeploy (REDEPLOYED). DCR owns the resources of a job it
+ * resized itself: while the manifest still declares the resources DCR started from (found by walking the job's
+ * RESIZED events whose source is `dcr:<rule>` back from the recorded resources), the re-apply keeps DCR's
+ * resources, and reports no change for them. A manifest that declares new resources wins, as does any resize by
+ * the API, which a re-apply of the manifest undoes (README, "Resizing a streaming job").
  */
 import type { ManifestJob, ManifestPool } from '../dcp/manifest.js';
 import { Forbidden } from './errors.js';
@@ -96,16 +103,67 @@ function desired(job: ManifestJob): Desired {
   return { owner: job.owner ?? null, spec: job.spec, schedule: job.schedule ?? null };
 }
 
-async function planOne(deps: ManifestDeps, job: ManifestJob): Promise<JobPlan> {
+/** A job's plan, and the spec apply deploys and records: the manifest's, or with the resources DCR gave it. */
+interface Planned {
+  plan: JobPlan;
+  spec: NormalizedJobSpec;
+}
+
+type Resources = NormalizedJobSpec['resources'];
+
+/** RESIZED events walked back at most, to find what a chain of DCR resizes started from. */
+const DCR_CHAIN_MAX = 200;
+
+/**
+ * The resources the job had before DCR's own resizes, walking its RESIZED events back from `recorded` while each
+ * is DCR's (`source: dcr:<rule>`) and ended at the resources reached so far; `recorded` itself without any.
+ */
+async function resourcesBeforeDcr(deps: ManifestDeps, jobPath: string, recorded: Resources): Promise<Resources> {
+  let at = recorded;
+  for (const e of await deps.store.jobEvents.latest(jobPath, ['RESIZED'], DCR_CHAIN_MAX)) {
+    const { from, to, source } = e.payload as { from?: Resources; to?: unknown; source?: unknown };
+    if (!from || typeof source !== 'string' || !source.startsWith('dcr:')) break;
+    if (canonicalHash(to ?? null) !== canonicalHash(at)) break;
+    at = from;
+  }
+  return at;
+}
+
+async function planOne(deps: ManifestDeps, job: ManifestJob): Promise<Planned> {
   const now = await current(deps, job);
-  const changes = diffValues(now.exists ? now.state : {}, desired(job));
+  let spec = job.spec;
+  if (now.exists && job.spec.jobType === 'streaming' && now.state.spec.jobType === 'streaming') {
+    const recorded = now.state.spec.resources;
+    const declared = canonicalHash(job.spec.resources);
+    if (
+      declared !== canonicalHash(recorded) &&
+      declared === canonicalHash(await resourcesBeforeDcr(deps, job.jobPath, recorded))
+    ) {
+      // The manifest still declares what DCR started from: DCR's resources stand.
+      spec = { ...job.spec, resources: recorded };
+    }
+  }
+  const changes = diffValues(now.exists ? now.state : {}, { ...desired(job), spec });
   return {
-    jobPath: job.jobPath,
-    jobType: job.spec.jobType,
-    scheduleId: job.schedule ? scheduleIdOf(job.jobPath) : undefined,
-    action: !now.exists ? 'create' : changes.length === 0 ? 'unchanged' : 'update',
-    changes: now.exists ? changes : [],
+    plan: {
+      jobPath: job.jobPath,
+      jobType: job.spec.jobType,
+      scheduleId: job.schedule ? scheduleIdOf(job.jobPath) : undefined,
+      action: !now.exists ? 'create' : changes.length === 0 ? 'unchanged' : 'update',
+      changes: now.exists ? changes : [],
+    },
+    spec,
   };
+}
+
+/** A re-apply that changes only the resources: a resize, recorded as RESIZED with the manifest as the reason. */
+function manifestResize(plan: JobPlan): { cause: 'resize'; reason: string } | undefined {
+  const resources = plan.changes.filter((c) => c.field === 'spec.resources' || c.field.startsWith('spec.resources.'));
+  if (plan.action !== 'update' || resources.length === 0 || resources.length !== plan.changes.length) return undefined;
+  const what = resources.map(
+    (c) => `${c.field.slice('spec.'.length)} ${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}`,
+  );
+  return { cause: 'resize', reason: `manifest re-apply of SparkJob ${plan.jobPath} (${what.join(', ')})` };
 }
 
 /** Checks every job before anything is written: team access, and what a submit of it would check. */
@@ -118,24 +176,27 @@ function preflight(deps: ManifestDeps, actor: Actor, jobs: ManifestJob[]): void 
 
 /** What apply would change, job by job; writes nothing. */
 export async function diffManifest(deps: ManifestDeps, actor: Actor, jobs: ManifestJob[]): Promise<JobPlan[]> {
+  return (await planManifest(deps, actor, jobs)).map((p) => p.plan);
+}
+
+async function planManifest(deps: ManifestDeps, actor: Actor, jobs: ManifestJob[]): Promise<Planned[]> {
   preflight(deps, actor, jobs);
   return Promise.all(jobs.map((job) => planOne(deps, job)));
 }
 
 /** Applies the manifest's jobs; a job whose desired state is already recorded is left untouched. */
 export async function applyManifest(deps: ManifestDeps, actor: Actor, jobs: ManifestJob[]): Promise<JobPlan[]> {
-  const plans = await diffManifest(deps, actor, jobs);
+  const planned = await planManifest(deps, actor, jobs);
   for (const [i, job] of jobs.entries()) {
-    const plan = plans[i]!;
+    const { plan, spec } = planned[i]!;
     if (plan.action === 'unchanged') continue;
     // The schedule first: if it fails, the jobs row still shows the old state and a re-apply retries the change.
     if (job.spec.jobType === 'streaming') {
-      await deployContinuousJob(deps, {
-        jobPath: job.jobPath,
-        team: job.team,
-        owner: job.owner ?? undefined,
-        spec: job.spec,
-      });
+      await deployContinuousJob(
+        deps,
+        { jobPath: job.jobPath, team: job.team, owner: job.owner ?? undefined, spec },
+        manifestResize(plan),
+      );
     }
     if (job.schedule) {
       const applied: AppliedSchedule = {
@@ -154,11 +215,11 @@ export async function applyManifest(deps: ManifestDeps, actor: Actor, jobs: Mani
       team: job.team,
       name: job.name,
       owner: job.owner ?? null,
-      spec: job.spec,
+      spec,
       scheduled: job.schedule !== undefined,
     });
   }
-  return plans;
+  return planned.map((p) => p.plan);
 }
 
 export interface DeleteResult {

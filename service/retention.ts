@@ -10,6 +10,8 @@
  * | local run directories                 | until LOCAL_RUN_RETENTION_HOURS after the execution    | LOCAL_RUN_RETENTION_HOURS   |
  * |                                       | ended and every attempt's log is archived              |                             |
  * | executions and their events (Postgres)| ended within the team's execution retention            | EXECUTION_RETENTION_…       |
+ * | job events (job_events: a streaming   | recorded within the team's execution retention; and,   | the same                    |
+ * | job's transitions and samples)        | whatever their age, each job's newest 20 transitions   |                             |
  *
  * The sweep never removes a live or adoptable run: a run directory with a live process, or of an execution that
  * has not finished, stays whatever its age. A run directory with no execution row (its row was swept, or a stray)
@@ -30,6 +32,14 @@ const DAY_MS = 86_400_000;
 const ORPHAN_IN_PROGRESS_MS = 7 * DAY_MS;
 /** Executions removed per batch, so one sweep never holds a long transaction. */
 const EXECUTION_BATCH = 500;
+/** Job events removed per statement. */
+const JOB_EVENT_BATCH = 5_000;
+/**
+ * A job's newest transitions (non-SAMPLE job events) kept past the retention, so a streaming job that has run for
+ * longer than it still shows how its current run started and its last resize: the executions sweep likewise never
+ * removes a live run. Progress samples have no such floor; the live loop keeps its own DCR state.
+ */
+export const JOB_EVENT_TRANSITIONS_KEPT = 20;
 
 export interface RetentionPolicy {
   logDays: number;
@@ -74,6 +84,7 @@ export interface SweepReport {
   runDirs: number;
   liveRunDirs: number;
   executions: number;
+  jobEvents: number;
 }
 
 const cutoffOf = (now: Date, days: number) => new Date(now.getTime() - days * DAY_MS);
@@ -144,7 +155,18 @@ export async function sweepRetention(deps: SweepDeps, policy: RetentionPolicy): 
     executions += removed.length;
     if (removed.length < EXECUTION_BATCH) break;
   }
-  return { archivedLogs: archives.archives, eventLogs, ...dirs, executions };
+  let jobEvents = 0;
+  for (;;) {
+    const removed = await deps.store.jobEvents.sweep(
+      cutoffOf(now, policy.executionDays),
+      cutoffsOf(now, policy.executionDaysByTeam),
+      JOB_EVENT_TRANSITIONS_KEPT,
+      JOB_EVENT_BATCH,
+    );
+    jobEvents += removed;
+    if (removed < JOB_EVENT_BATCH) break;
+  }
+  return { archivedLogs: archives.archives, eventLogs, ...dirs, executions, jobEvents };
 }
 
 /**

@@ -5,8 +5,13 @@
  * - `append` is idempotent: the event id is a UUIDv5 of the job path and the writer's `idempotencyKey`, and a
  *   second append with the same key (a retried activity, a replayed workflow task) inserts nothing and answers false.
  * - `list` reads one job's events oldest first, after an optional `seq`, at most `limit`.
+ * - `latest` reads one job's newest events of the given types, newest first.
+ * - `sweep` (the retention sweep) removes events older than their team's cutoff (the team is the job path's first
+ *   segment), except each job's newest `keepTransitions` non-SAMPLE events, whatever their age: a job that has run
+ *   quietly for longer than the retention still shows how its current run started and its last resize. SAMPLE
+ *   events go by age alone: they were DCR's input, and the live loop keeps its own DCR state.
  */
-import { and, asc, eq, gt } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm';
 import { jobEvents } from '../schema/index.js';
 import type { JobEventType } from '../schema/job-event-types.js';
 import type { Db } from './db.js';
@@ -60,5 +65,41 @@ export class JobEventLog {
       opts.afterSeq !== undefined ? gt(jobEvents.seq, opts.afterSeq) : undefined,
     );
     return this.db.select().from(jobEvents).where(where).orderBy(asc(jobEvents.seq)).limit(opts.limit);
+  }
+
+  /** The job's newest events of `types`, newest first, at most `limit`. */
+  async latest(jobPath: string, types: JobEventType[], limit: number): Promise<JobEventRow[]> {
+    return this.db
+      .select()
+      .from(jobEvents)
+      .where(and(eq(jobEvents.jobPath, jobPath), inArray(jobEvents.eventType, types)))
+      .orderBy(desc(jobEvents.seq))
+      .limit(limit);
+  }
+
+  /** Removes at most `limit` events the retention no longer keeps (see the contract above); answers how many. */
+  async sweep(cutoff: Date, byTeam: Record<string, Date>, keepTransitions: number, limit: number): Promise<number> {
+    const team = sql`split_part(${jobEvents.jobPath}, '/', 1)`;
+    const teams = Object.entries(byTeam);
+    const teamCutoff = teams.length
+      ? sql`case ${team} ${sql.join(
+          teams.map(([t, at]) => sql`when ${t} then ${at.toISOString()}::timestamptz`),
+          sql` `,
+        )} else ${cutoff.toISOString()}::timestamptz end`
+      : sql`${cutoff.toISOString()}::timestamptz`;
+    // Ranked per job, SAMPLE apart from the transitions: `newer` is how many of its kind the job has after it, + 1.
+    const result = await this.db.execute(sql`
+      with ranked as (
+        select ${jobEvents.seq} as seq, ${jobEvents.eventType} = 'SAMPLE' as sample,
+          ${jobEvents.timestamp} < ${teamCutoff} as expired,
+          row_number() over (
+            partition by ${jobEvents.jobPath}, ${jobEvents.eventType} = 'SAMPLE' order by ${jobEvents.seq} desc
+          ) as newer
+        from ${jobEvents}
+      )
+      delete from ${jobEvents} where ${jobEvents.seq} in (
+        select seq from ranked where expired and (sample or newer > ${keepTransitions}) limit ${limit}
+      )`);
+    return result.rowCount ?? 0;
   }
 }

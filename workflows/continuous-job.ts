@@ -40,6 +40,8 @@
  * verdict. A verdict to resize (lag: add executors; `sizing: auto`: APS's drift, at most once per cool-down)
  * becomes a new spec version with new resources: the same controlled restart as a resize by REST, recorded as
  * RESIZED with the rule and the reason. The policy is pure and fed workflow time, so replay decides the same.
+ * The jobs row follows a DCR resize (`followResize`, from the `dcr-resize-follows-job-row` patch on), as it follows
+ * a REST resize, so the API, the console and a later manifest re-apply see the resources the job runs with.
  *
  * STOPPED does not complete the workflow: it stays idle (no history growth) so a resume can restart the job under
  * the same workflow id (a spec update while STOPPED is recorded and used on resume).
@@ -118,6 +120,8 @@ const STREAMING_METRICS_CONF = 'spark.sql.streaming.metricsEnabled';
 
 /** The patch id of DCR (job events, progress sampling, the policy): histories from before it replay without it. */
 const DCR_PATCH = 'dcr-job-events-and-sampling';
+/** The patch id of DCR's resizes writing the jobs row (`followResize`): older histories replay without it. */
+const DCR_JOB_ROW_PATCH = 'dcr-resize-follows-job-row';
 
 /** Why the spec changed, for the redeploy's event. */
 interface SpecChange {
@@ -504,11 +508,14 @@ async function sampleRun(loop: Loop, run: CurrentRun): Promise<void> {
     verdict: decision.kind,
   });
   if (decision.kind === 'resize' && s.specVersion === run.specVersion) {
+    const from = s.spec.resources;
     acceptSpec(loop, { ...s.spec, resources: decision.resources }, undefined, {
       cause: 'resize',
       reason: `DCR (${decision.rule}): ${decision.reason}`,
       rule: decision.rule,
     });
+    // The jobs row follows (GET /api/v1/jobs, lists, the console, a manifest diff), as after a REST resize.
+    if (patched(DCR_JOB_ROW_PATCH)) await control.followResize({ jobPath: input.jobPath, from, to: s.spec.resources });
   }
 }
 

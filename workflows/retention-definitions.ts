@@ -11,4 +11,6 @@ export interface RetentionSweepResult {
   runDirs: number;
   liveRunDirs: number;
   executions: number;
+  /** Job events (job_events) past the execution retention; each job keeps its newest transitions. */
+  jobEvents: number;
 }

@@ -2,16 +2,20 @@
  * The `spark-runner` CLI as a user runs it: `node bin/spark-runner.js ...` as a child process, talking to an
  * in-process API over HTTP, with a real worker, Temporal, Postgres and local Spark behind it. Three real Spark
  * runs: SparkPi with --wait, SparkPi followed with `logs -f`, and a Python job that raises; a cancelled job runs
- * on the sim backend. Manifest jobs (`jobs list|get`) and a streaming job stopped and resumed run on the sim backend.
+ * on the sim backend. Manifest jobs (`jobs list|get`) and a streaming job stopped and resumed run on the sim backend,
+ * as does a streaming job sized with `jobs recommend` and resized by `resize`, by manifest re-apply and by DCR.
  */
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
+import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createContinuousActivities } from '../../activities/continuous.js';
 import { createSimBackend } from '../../gateway/backends/sim/index.js';
+import type { NormalizedJobSpec } from '../../schema/job-spec.js';
 import { isTerminal } from '../../schema/states.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { eventually, openTestStack, type TestStack } from '../helpers/stack.js';
@@ -24,7 +28,8 @@ let stack: TestStack;
 let api: TestApi;
 
 beforeAll(async () => {
-  stack = await openTestStack();
+  // Streaming loops sample every 2 s, so DCR's lag rule decides within the test (the resize describe below).
+  stack = await openTestStack({ STREAMING_SAMPLE_INTERVAL_S: '2' });
   const sim = createSimBackend();
   await stack.startWorker({ sim });
   api = await startTestApi(stack, { backends: { sim } });
@@ -448,6 +453,237 @@ spec:
     const list = await cli(['jobs', 'list']);
     expect(list.stdout).toMatch(new RegExp(`^${batch}\\s+batch\\s+-\\s+-\\s+-$`, 'm'));
   });
+});
+
+describe('jobs recommend, resize, and resizes by manifest re-apply and by DCR', () => {
+  const suffix = crypto.randomUUID().slice(0, 6);
+  const job = `data-infra/cli-resize-${suffix}`;
+  const id = `continuous-data-infra.cli-resize-${suffix}`;
+  const manifest = join(scratch, `resize-${suffix}.yaml`);
+  /** The streaming job on the sim backend (runs that keep going until stopped), with `extra` under its spec. */
+  const writeManifest = (extra = '') =>
+    writeFileSync(
+      manifest,
+      `apiVersion: dcp.pedregal.doordash.com/v1
+kind: SparkJob
+metadata:
+  name: cli-resize-${suffix}
+  team: data-infra
+spec:
+  engineVersion: '4.0'
+  jobType: streaming
+  backend: sim
+  application: { type: python, file: never-run.py }
+  sim: { attempts: [{ runningAfterMs: 100, endAfterMs: 600000 }] }
+${extra}`,
+    );
+
+  interface JobEvent {
+    event_type: string;
+    spec_version: number | null;
+    payload: Record<string, unknown>;
+  }
+  const events = async (): Promise<JobEvent[]> => {
+    const res = await fetch(`${api.url}/api/v1/jobs/${id}/events?limit=1000`, {
+      headers: { Authorization: `Bearer ${api.tokens.dataInfra}` },
+    });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { items: JobEvent[] }).items;
+  };
+  const status = async () => {
+    const run = await cli(['status', id, '--output', 'json']);
+    expect(run.code, run.stderr).toBe(0);
+    return JSON.parse(run.stdout) as { status: string; spec_version: number; current_execution_id: string | null };
+  };
+  /** The loop running `version` with a run up: its execution id (each probe is a CLI process, so a long wait). */
+  const runningAt = (version: number) =>
+    eventually(
+      `spec v${version} to run`,
+      async () => {
+        const s = await status();
+        return s.status === 'RUNNING' && s.spec_version === version && s.current_execution_id
+          ? s.current_execution_id
+          : undefined;
+      },
+      150_000,
+    );
+  const jobGet = async () => {
+    const run = await cli(['jobs', 'get', job, '-o', 'json']);
+    expect(run.code, run.stderr).toBe(0);
+    return JSON.parse(run.stdout) as { spec: { resources: NormalizedJobSpec['resources']; args: string[] } };
+  };
+
+  beforeAll(async () => {
+    writeManifest();
+    const applied = await cli(['apply', '-f', manifest]);
+    expect(applied.code, applied.stderr).toBe(0);
+  });
+  afterAll(async () => {
+    if (api) await cli(['delete', '-f', manifest]);
+  });
+
+  it('jobs recommend prints each field with its requested and recommended size, and names an unknown job', async () => {
+    const run = await cli(['jobs', 'recommend', job]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(
+      new RegExp(`^${job}: sizing manual, confidence [0-9.]+ \\(0 measured of 0 executions\\)\n`),
+    );
+    expect(run.stdout).toMatch(/^FIELD\s+REQUESTED\s+RECOMMENDED\s+REASON$/m);
+    for (const field of ['driver memory', 'driver cores', 'executor memory', 'executor cores', 'executors']) {
+      expect(run.stdout).toMatch(new RegExp(`^${field}\\s+\\S+\\s+\\S+\\s+\\S`, 'm'));
+    }
+
+    const json = await cli(['jobs', 'recommend', job, '-o', 'json']);
+    expect(json.code).toBe(0);
+    const rec = JSON.parse(json.stdout) as { job_path: string; sizing: string; samples: number; confidence: number };
+    expect(rec).toMatchObject({ job_path: job, sizing: 'manual', samples: 0 });
+    expect(rec.confidence).toBeGreaterThanOrEqual(0);
+    expect(rec.confidence).toBeLessThanOrEqual(1);
+
+    const unknown = await cli(['jobs', 'recommend', 'data-infra/no-such-job']);
+    expect(unknown.code).toBe(3);
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr.split('\n')[0]).toBe('error: no job "data-infra.no-such-job"');
+    const usage = await cli(['jobs', 'recommend', 'no-slash']);
+    expect(usage.code).toBe(3);
+    expect(usage.stderr).toContain('expected a job path like data-infra/etl');
+  });
+
+  it('resize restarts the job once with the new resources, and refuses bad input, changing nothing', async () => {
+    const first = await runningAt(1);
+
+    const resized = await cli(['resize', id, '--executors', '3', '--executor-memory', '2g']);
+    expect(resized.stderr).toBe('');
+    expect(resized.code).toBe(0);
+    expect(resized.stdout).toMatch(new RegExp(`^${id}: \\w+ \\(spec v2, `));
+    const second = await runningAt(2);
+    expect(second).not.toBe(first);
+    expect((await stack.store.getExecution(first))!.state).toBe('CANCELLED');
+    const row = await eventually('the resized run to be recorded', () => stack.store.getExecution(second));
+    expect(row.resources.executor).toMatchObject({ instances: 3, memoryMb: 2048 });
+    expect((await jobGet()).spec.resources.executor).toMatchObject({ instances: 3, memoryMb: 2048 });
+
+    const refused = [
+      { args: ['resize', id, '--executor-memory', 'lots'], says: 'resources.executor.memory' },
+      { args: ['resize', 'continuous-data-infra.no-such-stream', '--executors', '2'], says: 'no streaming job' },
+      { args: ['resize', id], says: 'nothing to resize' },
+      { args: ['resize', job, '--executors', '2'], says: `"${job}" is not a streaming job id` },
+    ];
+    for (const { args, says } of refused) {
+      const run = await cli(args);
+      expect(run.code, args.join(' ')).toBe(3);
+      expect(run.stdout).toBe('');
+      expect(run.stderr.split('\n')[0]).toMatch(/^error: /);
+      expect(run.stderr).toContain(says);
+      expect(run.stderr).not.toMatch(/\bat .*\.ts:\d+/);
+    }
+    // Nothing changed: the same run of the same version, and the same recorded resources.
+    expect(await status()).toMatchObject({ status: 'RUNNING', spec_version: 2, current_execution_id: second });
+    expect((await jobGet()).spec.resources.executor).toMatchObject({ instances: 3, memoryMb: 2048 });
+    expect((await events()).filter((e) => e.event_type === 'RESIZED')).toHaveLength(1);
+  }, 300_000);
+
+  it('a manifest re-apply that changes only the resources is recorded RESIZED, and any other change REDEPLOYED', async () => {
+    // The manifest declares 2 executors: the API's resize (3 executors of 2g) is undone by the user's intent.
+    writeManifest('  resources:\n    executor: { instances: 2 }\n');
+    const applied = await cli(['apply', '-f', manifest]);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toContain(`updated ${job}`);
+    await runningAt(3);
+    const resize = await eventually('the RESIZED event', async () =>
+      (await events()).find((e) => e.event_type === 'RESIZED' && e.spec_version === 3),
+    );
+    expect(resize.payload).toMatchObject({
+      source: 'request',
+      from: { executor: { instances: 3, memoryMb: 2048 } },
+      to: { executor: { instances: 2 } },
+      detail: expect.stringContaining(`manifest re-apply of SparkJob ${job} (resources.executor.`) as string,
+    });
+    expect((await jobGet()).spec.resources.executor.instances).toBe(2);
+
+    // Args and resources together: a redeploy, not a resize.
+    writeManifest("  args: ['v4']\n  resources:\n    executor: { instances: 1 }\n");
+    expect((await cli(['apply', '-f', manifest])).code).toBe(0);
+    await runningAt(4);
+    const redeploy = await eventually('the REDEPLOYED event', async () =>
+      (await events()).find((e) => e.event_type === 'REDEPLOYED' && e.spec_version === 4),
+    );
+    expect(redeploy.payload).toMatchObject({
+      from: { executor: { instances: 2 } },
+      to: { executor: { instances: 1 } },
+    });
+    expect((await events()).filter((e) => e.event_type === 'RESIZED')).toHaveLength(2);
+  });
+
+  it("follows DCR's own resize in the jobs row, and an unchanged manifest re-apply keeps it", async () => {
+    // Stands in for the run's driver metrics servlet, which a sim run does not have: it reports a query processing
+    // 40 of 100 input rows/s (dcr-events.test.ts trips the same rule with a really lagging Spark job). The loop,
+    // its sampling and DCR policy, the activities, Postgres, the API and the CLI are the real ones.
+    const driver = http.createServer((_req, res) => {
+      res.setHeader('Content-Type', 'application/json');
+      const gauge = (name: string, value: number) => [`app.driver.spark.streaming.q.${name}`, { value }] as const;
+      const gauges = [gauge('inputRate-total', 100), gauge('processingRate-total', 40), gauge('latency', 900)];
+      res.end(JSON.stringify({ gauges: Object.fromEntries(gauges) }));
+    });
+    await new Promise<void>((r) => driver.listen(0, '127.0.0.1', r));
+    try {
+      const before = (await jobGet()).spec.resources;
+      const run = await runningAt(4);
+      await stack.store.patchExecution(run, {
+        sparkUiUrl: `http://127.0.0.1:${(driver.address() as net.AddressInfo).port}`,
+      });
+
+      // DCR_LAG_SAMPLES lagging samples: the loop adds executors by a controlled restart, spec v5.
+      const v5 = await runningAt(5);
+      const resize = await eventually('the DCR RESIZED event', async () =>
+        (await events()).find((e) => e.event_type === 'RESIZED' && e.spec_version === 5),
+      );
+      expect(resize.payload).toMatchObject({ source: 'dcr:lag', from: before });
+      const after = resize.payload.to as NormalizedJobSpec['resources'];
+      expect(after.executor.instances).toBeGreaterThan(before.executor.instances);
+      // The jobs row follows: jobs get and jobs list show what the job now runs with, as does the new run.
+      expect((await jobGet()).spec.resources).toEqual(after);
+      const list = await cli(['jobs', 'list', '--output', 'json']);
+      const listed = (JSON.parse(list.stdout) as { items: { jobPath: string; spec: { resources: unknown } }[] }).items;
+      expect(listed.find((j) => j.jobPath === job)?.spec.resources).toEqual(after);
+      const v5row = await eventually('the v5 run to be recorded', () => stack.store.getExecution(v5));
+      expect(v5row.resources.executor.instances).toBe(after.executor.instances);
+
+      // The write is idempotent (a retried activity finds it done) and never overwrites a spec written since.
+      const activities = createContinuousActivities({ client: stack.client, store: stack.store, config: stack.config });
+      expect(await activities.followResize({ jobPath: job, from: before, to: after })).toBe('followed');
+      expect(await activities.followResize({ jobPath: job, from: before, to: before })).toBe('diverged');
+      expect((await jobGet()).spec.resources).toEqual(after);
+
+      // The manifest still declares what DCR started from: DCR's resources stand, and nothing is redeployed.
+      const again = await cli(['apply', '-f', manifest]);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout).toBe('no changes\n');
+      expect((await jobGet()).spec.resources).toEqual(after);
+      expect((await status()).spec_version).toBe(5);
+
+      // A change elsewhere redeploys with DCR's resources; a manifest declaring new resources wins over DCR.
+      writeManifest("  args: ['v6']\n  resources:\n    executor: { instances: 1 }\n");
+      expect((await cli(['apply', '-f', manifest])).code).toBe(0);
+      expect((await jobGet()).spec).toMatchObject({ args: ['v6'], resources: after });
+      const v6 = await runningAt(6);
+      const v6row = await eventually('the v6 run to be recorded', () => stack.store.getExecution(v6));
+      expect(v6row.resources.executor.instances).toBe(after.executor.instances);
+
+      const declared = after.executor.instances === 2 ? 4 : 2;
+      writeManifest(`  args: ['v6']\n  resources:\n    executor: { instances: ${declared} }\n`);
+      expect((await cli(['apply', '-f', manifest])).code).toBe(0);
+      expect((await jobGet()).spec.resources.executor.instances).toBe(declared);
+      await runningAt(7);
+      const byManifest = await eventually('the manifest RESIZED event', async () =>
+        (await events()).find((e) => e.event_type === 'RESIZED' && e.spec_version === 7),
+      );
+      expect(byManifest.payload).toMatchObject({ source: 'request', to: { executor: { instances: declared } } });
+    } finally {
+      await new Promise((r) => driver.close(r));
+    }
+  }, 400_000);
 });
 
 const FAILING_JOB = `from pyspark.sql import SparkSession

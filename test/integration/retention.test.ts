@@ -205,4 +205,30 @@ describe('the retention sweep', () => {
     expect(report.archivedLogs).toBeGreaterThanOrEqual(2);
     expect(report.executions).toBeGreaterThanOrEqual(1);
   });
+
+  it("removes job events older than the team's execution retention, but keeps each job's newest 20 transitions", async () => {
+    // A streaming job of ret-short-runs (2 days): 25 transitions and 5 samples from 3 days ago, 2 samples from now.
+    const short = `ret-short-runs/stream-${randomUUID().slice(0, 8)}`;
+    const kept = `ret-keep/stream-${randomUUID().slice(0, 8)}`;
+    const append = (jobPath: string, type: 'RUN_STARTED' | 'SAMPLE', key: string, agoMs: number) =>
+      stack.store.jobEvents.append({ jobPath, type, idempotencyKey: key, at: ago(agoMs), payload: { key } });
+    for (let i = 0; i < 25; i++) await append(short, 'RUN_STARTED', `run-${i}`, 3 * DAY - i * 60_000);
+    for (let i = 0; i < 5; i++) await append(short, 'SAMPLE', `old-sample-${i}`, 3 * DAY - i * 60_000);
+    for (let i = 0; i < 2; i++) await append(short, 'SAMPLE', `new-sample-${i}`, HOUR - i * 60_000);
+    // The same ages under the default 30 days: nothing of this job goes.
+    await append(kept, 'SAMPLE', 'old-sample', 3 * DAY);
+    await append(kept, 'RUN_STARTED', 'run', 3 * DAY);
+
+    const report = await sweep();
+
+    const keys = async (jobPath: string) =>
+      (await stack.store.jobEvents.list(jobPath, { limit: 100 })).map((e) => e.payload.key as string);
+    expect(await keys(short)).toEqual([
+      ...Array.from({ length: 20 }, (_, i) => `run-${i + 5}`),
+      'new-sample-0',
+      'new-sample-1',
+    ]);
+    expect(await keys(kept)).toEqual(['old-sample', 'run']);
+    expect(report.jobEvents).toBeGreaterThanOrEqual(10);
+  });
 });
