@@ -10,7 +10,7 @@
  *   server, and a session asking again gets the server it already has.
  */
 import crypto from 'node:crypto';
-import { and, asc, desc, eq, inArray, isNull, ne, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, ne, or, sql, type SQL } from 'drizzle-orm';
 import { connectServers, sessionEvents, sessionPools, sessions } from '../schema/index.js';
 import type { SessionEventType, SessionState } from '../schema/session-states.js';
 import type { Db } from './db.js';
@@ -273,6 +273,27 @@ export class SessionStore {
       .from(connectServers)
       .where(and(eq(connectServers.pool, pool), inArray(connectServers.state, ['STARTING', 'WARM'])))
       .orderBy(asc(connectServers.createdAt));
+  }
+
+  /**
+   * How many servers each pool has STARTING, WARM and LEASED (the pool null: cold starts), for the pool gauge.
+   * Only the listed pools and the null pool are read, by the (pool, state) index: never the history of stopped ones.
+   */
+  async serverCounts(pools: readonly string[]): Promise<{ pool: string | null; state: string; n: number }[]> {
+    const live = ['STARTING', 'WARM', 'LEASED'] as const;
+    const rows = await this.db
+      .select({ pool: connectServers.pool, state: connectServers.state, n: sql<number>`count(*)::int` })
+      .from(connectServers)
+      .where(
+        and(
+          pools.length
+            ? or(inArray(connectServers.pool, [...pools]), isNull(connectServers.pool))
+            : isNull(connectServers.pool),
+          inArray(connectServers.state, [...live]),
+        ),
+      )
+      .groupBy(connectServers.pool, connectServers.state);
+    return rows.map((r) => ({ pool: r.pool, state: r.state, n: Number(r.n) }));
   }
 
   /** Servers not stopped, of every pool and session (the orphan sweep spares these). */

@@ -182,7 +182,15 @@ export async function startWorker({
         sizing: config,
       }),
       ...createContinuousActivities({ client, store, config }),
-      ...sessionActivities({ config, db: database.db, composition, ...(spark ? { spark } : {}), client, logger }),
+      ...sessionActivities({
+        config,
+        db: database.db,
+        composition,
+        ...(spark ? { spark } : {}),
+        client,
+        logger,
+        registry: metrics.registry,
+      }),
       ...createAttemptEndActivities({
         gateway,
         store,

@@ -4,11 +4,13 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { createSessionActivities } from '../activities/sessions.js';
 import type { Config } from '../config/index.js';
 import type { Composition, SparkInstallation } from '../gateway/compose.js';
 import { composeConnectServers } from '../gateway/connect/compose.js';
 import { reconcileDefaultPool } from '../service/sessions.js';
+import { InstrumentedSessionStore, sessionMetrics } from '../observability/session-metrics.js';
 import type { Db } from '../store/db.js';
 import { SessionStore } from '../store/sessions.js';
 import type { PoolSettings, SessionSettings } from '../workflows/session-definitions.js';
@@ -39,10 +41,14 @@ export function sessionActivities(options: {
   spark?: SparkInstallation | readonly SparkInstallation[];
   client: Client;
   logger: Logger;
+  /** The worker's registry: the session acquisition and pool metrics go there (observability/session-metrics.ts). */
+  registry?: Registry;
 }) {
   const { config, composition, client } = options;
+  const store = new InstrumentedSessionStore(options.db);
+  if (options.registry) store.instrument(sessionMetrics(options.registry, store));
   return createSessionActivities({
-    store: new SessionStore(options.db),
+    store,
     gateway: composition.gateway!,
     servers: composeConnectServers({
       config,

@@ -12,6 +12,18 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { freePort, startProcess, waitFor } from '../../provision/process.js';
 
+/** The value of a sample in Prometheus text (a /metrics page): `name{labels} value`, whose labels include `labels`. */
+export function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const got: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) got[l[1]!] = l[2]!;
+    if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[3]);
+  }
+  return undefined;
+}
+
 export interface PromSample {
   /** The series' labels, `__name__` included. */
   metric: Record<string, string>;

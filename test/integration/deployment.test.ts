@@ -170,7 +170,7 @@ describe('helm chart', () => {
     expect(skipped).toEqual(['ServiceMonitor']);
   });
 
-  it('has the ServiceMonitor scrape /metrics of the API, the workers and the watchers, on ports their pods open', async () => {
+  it("has the ServiceMonitor scrape /metrics of the API, the workers (theirs and Temporal Core's) and the watchers, on ports their pods open", async () => {
     const objects = await render('ci/multi-domain-values.yaml');
     type Port = { name: string; port?: number; containerPort?: number; targetPort?: string };
     const monitor = objects.find((o) => o.kind === 'ServiceMonitor')!;
@@ -180,7 +180,7 @@ describe('helm chart', () => {
     };
     expect(spec.selector.matchExpressions[0]!.values.sort()).toEqual(['api', 'watcher', 'worker']);
     const endpointPorts = spec.endpoints.map((e) => `${e.port} ${e.path}`).sort();
-    expect(endpointPorts).toEqual(['http /metrics', 'metrics /metrics']);
+    expect(endpointPorts).toEqual(['core-metrics /metrics', 'http /metrics', 'metrics /metrics']);
     const services = objects.filter((o) => o.kind === 'Service');
     const deployments = objects.filter((o) => o.kind === 'Deployment');
     for (const component of ['api', 'worker', 'watcher']) {
@@ -198,6 +198,10 @@ describe('helm chart', () => {
         const env = Object.fromEntries((pod.env ?? []).map((e) => [e.name, e.value]));
         expect(env.WORKER_METRICS_PORT).toBe(String(pod.ports!.find((p) => p.name === 'metrics')!.containerPort));
         expect(env.WORKER_METRICS_HOST).toBe('0.0.0.0');
+        // Temporal's own metrics: the Core's listener on the port the Service names `core-metrics`.
+        const core = (service.spec as { ports: Port[] }).ports.find((p) => p.name === 'core-metrics')!;
+        const corePort = pod.ports!.find((p) => p.name === core.targetPort)!.containerPort;
+        expect(env.TEMPORAL_CORE_METRICS_ADDRESS).toBe(`0.0.0.0:${corePort}`);
       }
     }
   });

@@ -1,8 +1,8 @@
 /**
  * The platform series beyond the execution lifecycle, each moved by the real thing it counts: the wait behind a
  * team's concurrency limit (real Temporal and Postgres; the sim backend runs the jobs, as in team-limits.test.ts,
- * because only the queue is under test), Kubernetes API calls and a watch's 410 re-list against a real
- * kube-apiserver, and Temporal Core's own metrics served by the worker's Runtime (TEMPORAL_CORE_METRICS_ADDRESS).
+ * because only the queue is under test), Kubernetes API calls and a watch's re-lists against a real
+ * kube-apiserver (after a 410, and after its connection is cut by a TCP proxy that plays the network), and Temporal Core's own metrics served by the worker's Runtime (TEMPORAL_CORE_METRICS_ADDRESS).
  */
 import { CustomObjectsApi, KubeConfig, type CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +19,8 @@ import { executionHandle } from '../../service/handles.js';
 import { submitExecution } from '../../service/submit.js';
 import type { RunningWorker } from '../../worker/index.js';
 import { startTestKube, type TestKube } from '../helpers/kube.js';
+import { sample } from '../helpers/prometheus.js';
+import { proxyKube } from '../helpers/tcp-proxy.js';
 import { openTestStack, type TestStack } from '../helpers/stack.js';
 
 const TEAM = 'qwait-team';
@@ -46,18 +48,6 @@ afterAll(async () => {
 });
 
 const scrape = async (url: string) => (await fetch(`${url}/metrics`)).text();
-
-/** The value of a sample in Prometheus text: `name{labels} value`, labels given in any order. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) got[l[1]!] = l[2]!;
-    if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[3]);
-  }
-  return undefined;
-}
 
 async function counted(counter: { get(): Promise<{ values: { labels: object; value: number }[] }> }, labels: object) {
   const { values } = await counter.get();
@@ -161,6 +151,53 @@ describe('Kubernetes API calls and watch re-lists', () => {
     expect(sample(await scrape(worker.metricsUrl!), 'spark_runner_watch_relists_total', { cluster: 'pm-watch' })).toBe(
       before + 1,
     );
+  });
+});
+
+describe('a watch cut off by the network', () => {
+  it('counts a watch whose connection is cut as one re-list for error, then lists and watches again', async () => {
+    // The network between the watch and the real kube-apiserver: a TCP proxy that resets every connection.
+    const { proxy, kubeconfigPath } = await proxyKube(kube);
+    const config = new KubeConfig();
+    config.loadFromFile(kubeconfigPath);
+    const labels = { cluster: 'pm-cut' };
+    const before = await counted(platformMetrics.watchRelists, { ...labels, reason: 'error' });
+    const controller = new AbortController();
+    const health: boolean[] = [];
+    const relists: string[] = [];
+    try {
+      for await (const event of watchSparkApplications(
+        {
+          ...labels,
+          kubeConfig: config,
+          api: config.makeApiClient(CustomObjectsApi),
+          throttle: createThrottle({ qps: 100, burst: 100 }),
+          backoffMs: { min: 50, max: 200 },
+          onRelist: (reason) => relists.push(reason),
+          onHealth: (healthy) => {
+            health.push(healthy);
+            // Listed and watching: half a second on, the network goes; it is back once the watch has seen it go
+            // (the watch, or its request if it has not connected yet, fails either way).
+            if (healthy && health.length === 1) setTimeout(() => proxy.cut(), 500);
+            if (!healthy) proxy.restore();
+            if (healthy && health.length === 3) controller.abort();
+          },
+        },
+        controller.signal,
+      )) {
+        void event;
+      }
+    } finally {
+      await proxy.close();
+    }
+    // Listed at the start, watched, cut: reported unhealthy, re-listed for the error, healthy again.
+    expect(relists).toEqual(['start', 'error']);
+    expect(health).toEqual([true, false, true]);
+    expect(await counted(platformMetrics.watchRelists, { ...labels, reason: 'error' })).toBe(before + 1);
+    expect(await counted(platformMetrics.watchRelists, { ...labels, reason: 'gone' })).toBe(0);
+    expect(
+      sample(await scrape(worker.metricsUrl!), 'spark_runner_watch_relists_total', { ...labels, reason: 'error' }),
+    ).toBe(before + 1);
   });
 });
 

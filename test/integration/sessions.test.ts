@@ -22,10 +22,15 @@ import { SessionStore } from '../../store/sessions.js';
 import { TEST_TOKENS, startTestApi, type TestApi } from '../helpers/api.js';
 import { SELECT_ONE_OR_ERROR, errorMessage, runClient } from '../helpers/connect-client.js';
 import { eventually, openTestStack, type TestStack } from '../helpers/stack.js';
+import { sample } from '../helpers/prometheus.js';
+import type { RunningWorker } from '../../worker/index.js';
 
 const POOL = 'data-infra.notebooks';
 
 let stack: TestStack;
+let worker: RunningWorker;
+/** Sessions created from here on are this file's (the database is shared with other files). */
+let fileStart: Date;
 let database: Database;
 let sessions: SessionStore;
 let proxy: SessionProxy;
@@ -41,6 +46,7 @@ beforeAll(async () => {
     SESSION_CHECK_INTERVAL_MS: '300',
     CONNECT_ACTIVITY_FLUSH_MS: '200',
     SESSION_START_TIMEOUT_MS: '180000',
+    WORKER_METRICS_PORT: '0',
   });
   connectDir = dataPaths(stack.config).connectDir;
   tmp = fs.mkdtempSync(path.join(process.env.SPARK_RUNNER_TEST_TMP ?? os.tmpdir(), 'sessions-'));
@@ -52,7 +58,8 @@ beforeAll(async () => {
   ]);
   database = openDatabase(stack.config.DATABASE_URL!);
   sessions = new SessionStore(database.db);
-  await stack.startWorker();
+  fileStart = new Date();
+  worker = await stack.startWorker();
   const apiTokens = new Set(Object.values(TEST_TOKENS));
   proxy = await startSessionProxy({
     store: sessions,
@@ -338,7 +345,9 @@ emit(rows=len(pdf), twice=int(pdf["twice"].sum()), interrupted=len(interrupted),
 
   it('keeps a session through a long query longer than its idle timeout, then ends it idle with its server gone', async () => {
     await warm();
-    const s = await create({ team: 'data-infra', idle_timeout_s: 3 });
+    // 6 s: more than the client's own start (a Python process importing pyspark, a few seconds on a loaded
+    // machine) before its first RPC, which the idle timer does not wait for.
+    const s = await create({ team: 'data-infra', idle_timeout_s: 6 });
     expect(s.state).toBe('READY');
     const out = await runClient(
       tmp,
@@ -346,19 +355,19 @@ emit(rows=len(pdf), twice=int(pdf["twice"].sum()), interrupted=len(interrupted),
       `
 spark.sql("select 1").collect()
 start = time.time()
-# Not foldable (it depends on id): an 8 s task, under one ExecutePlan stream.
-spark.range(1).selectExpr("reflect('java.lang.Thread', 'sleep', cast(id + 8000 as bigint)) as r").collect()
+# Not foldable (it depends on id): a 12 s task, under one ExecutePlan stream.
+spark.range(1).selectExpr("reflect('java.lang.Thread', 'sleep', cast(id + 12000 as bigint)) as r").collect()
 emit(seconds=time.time() - start)
 `,
       s.connect_url,
     );
-    expect(out.seconds).toBeGreaterThanOrEqual(8);
-    // The 8 s query outlived the 3 s idle timeout, and the session did not end under it.
+    expect(out.seconds).toBeGreaterThanOrEqual(12);
+    // The 12 s query outlived the 6 s idle timeout, and the session did not end under it.
     const afterQuery = await call<Session>('GET', `/api/v1/sessions/${s.session_id}`);
     expect(afterQuery.state).not.toBe('ENDED');
     const done = await ended(s.session_id);
     expect(done).toMatchObject({ ended_reason: 'IDLE_TIMEOUT' });
-    expect(done.ended_message).toContain('idle timeout 3 s');
+    expect(done.ended_message).toContain('idle timeout 6 s');
     expect(await serverProcesses(s.session_id)).toEqual([]);
     const types = (await call<SessionEventList>('GET', `/api/v1/sessions/${s.session_id}/events`)).items.map(
       (e) => e.event_type,
@@ -400,7 +409,7 @@ os._exit(0)
     expect(done).toMatchObject({ ended_reason: 'IDLE_TIMEOUT' });
   });
 
-  it('ends a busy session at its maximum lifetime, with its server gone', async () => {
+  it('ends a busy session at its maximum lifetime: its next query is refused as ended, and its server is gone', async () => {
     await warm();
     const s = await create({ team: 'data-infra', max_lifetime_s: 15 });
     expect(s.state).toBe('READY');
@@ -420,8 +429,10 @@ except Exception as e:
 `,
       s.connect_url,
     );
-    // Cut off at the lifetime: refused by the proxy, or the server's own reset of the stream as it stopped.
-    expect(errorMessage(out)).toMatch(/UNAUTHENTICATED|UNAVAILABLE|CANCELLED/);
+    // Cut off at the lifetime by the proxy, with the reason: the server is stopped only after the proxy's route
+    // cache has drained, so no query meets a server half way through its shutdown.
+    expect(errorMessage(out)).toMatch(/UNAUTHENTICATED/);
+    expect(errorMessage(out)).toContain(`session ${s.session_id} has ended (MAX_LIFETIME)`);
     const done = await ended(s.session_id);
     expect(done).toMatchObject({ ended_reason: 'MAX_LIFETIME' });
     expect(await serverProcesses(s.session_id)).toEqual([]);
@@ -451,6 +462,39 @@ except Exception as e:
     expect(out).toEqual({ one: 1 });
     await call('DELETE', `/api/v1/sessions/${s.session_id}`, undefined, TEST_TOKENS.other);
     expect(await serverProcesses(s.session_id)).toEqual([]);
+  });
+
+  it("times every session's acquisition on the worker's /metrics, telling a warm lease from a cold start, and gauges the pool's servers by state", async () => {
+    // By now this file has served sessions both ways: leases of the pool's warm servers, and a cold start for
+    // other-team (no pool). Each session is counted once, under how its own events say it was served.
+    const expected = new Map<string, number>();
+    for (const row of await sessions.listSessions({ limit: 500 })) {
+      if (!row.readyAt || row.createdAt < fileStart) continue;
+      const types = (await sessions.events(row.sessionId)).map((e) => e.eventType);
+      const served = types.includes('LEASED') ? 'warm' : types.includes('STARTING') ? 'cold' : undefined;
+      const key = `${row.pool ?? 'none'}/${served}`;
+      expected.set(key, (expected.get(key) ?? 0) + 1);
+    }
+    expect(expected.get(`${POOL}/warm`)).toBeGreaterThan(0);
+    expect(expected.get('none/cold')).toBeGreaterThan(0);
+    const text = await (await fetch(`${worker.metricsUrl!}/metrics`)).text();
+    const count = (pool: string, served: string) =>
+      sample(text, 'spark_runner_session_acquisition_seconds_count', { pool, served });
+    expect(count(POOL, 'warm')).toBe(expected.get(`${POOL}/warm`));
+    expect(count('none', 'cold')).toBe(expected.get('none/cold'));
+    // No cold start of the pool and no warm lease without one.
+    expect(count(POOL, 'cold') ?? 0).toBe(expected.get(`${POOL}/cold`) ?? 0);
+    expect(count('none', 'warm')).toBeUndefined();
+    // The gauge: the pool's warm servers as its rows say, and every state of the pool present.
+    await warm();
+    await eventually('the pool gauge to show the warm servers of the pool', async () => {
+      const scraped = await (await fetch(`${worker.metricsUrl!}/metrics`)).text();
+      const warmRows = (await sessions.poolServers(POOL)).filter((r) => r.state === 'WARM').length;
+      const gauge = (state: string) => sample(scraped, 'spark_runner_session_pool_servers', { pool: POOL, state });
+      return gauge('warm') === warmRows && gauge('leased') !== undefined && gauge('starting') !== undefined
+        ? true
+        : undefined;
+    });
   });
 
   it('spark-runner session create --wait prints the sc:// URL alone, and list, get and delete follow it', async () => {

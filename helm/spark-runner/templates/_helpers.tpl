@@ -224,6 +224,11 @@ spec:
           ports:
             - name: metrics
               containerPort: {{ .metricsPort }}
+            {{- if .coreMetricsPort }}
+            {{- /* Temporal's own metrics, from the worker's Temporal Core (TEMPORAL_CORE_METRICS_ADDRESS). */}}
+            - name: core-metrics
+              containerPort: {{ .coreMetricsPort }}
+            {{- end }}
           {{- end }}
       {{- include "spark-runner.volumes" $root | nindent 6 }}
 {{- end -}}
