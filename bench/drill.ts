@@ -2,11 +2,14 @@
  * bench/drill: the fault drill (issue 19). Kill any process at any moment: nothing is lost, nothing is submitted
  * twice, no event is written twice.
  *
- *   npm run bench -- drill [--executions 1000] [--seed 19] [--rate 8] [--faults N] [--json report.json] [--keep]
+ *   npm run bench -- drill [--executions 1000] [--seed 19] [--rate 8] [--faults N] [--temporal dev|real]
+ *                          [--json report.json] [--keep]
  *
- * Real, separate processes: the Temporal CLI's dev server on a SQLite file (`--db-filename`, so it survives a
- * restart), Postgres, two workers (bin/worker.ts) and two API processes (bin/api.ts), all started with
- * provision/process.ts. The sim backend stands in for Spark (nothing else can run 1,000 jobs on two cores); it runs
+ * Real, separate processes: Postgres, a Temporal server, two workers (bin/worker.ts) and two API processes
+ * (bin/api.ts), all started with provision/process.ts. The Temporal server is the CLI's dev server on a SQLite file
+ * (`--temporal dev`, the default; `--db-filename`, so it survives a restart) or the Temporal server on the drill's
+ * own Postgres (`--temporal real`, as deployed: provision/temporal-server.ts), which a Postgres kill then takes
+ * down with the product's store. The sim backend stands in for Spark (nothing else can run 1,000 jobs on two cores); it runs
  * in the workers with SIM_BACKEND_STATE_DIR, so its runs outlive a worker and it logs every run it starts.
  *
  * A client submits the executions over REST with an Idempotency-Key each, round-robin over both APIs, and retries
@@ -37,6 +40,15 @@ import { readSimSubmissions } from '../gateway/backends/sim/index.js';
 import { findPostgresBin, startPostgres } from '../provision/postgres.js';
 import { freePort, startProcess, waitFor, type ManagedProcess } from '../provision/process.js';
 import { ensureTemporalCli, startTemporalDevServer } from '../provision/temporal.js';
+import {
+  DEPLOYED_DYNAMIC_CONFIG,
+  ensureNamespace,
+  ensureTemporalServerFromEnv,
+  setupTemporalSchema,
+  startTemporalServer,
+  temporalPostgresFrom,
+  type InternalPorts,
+} from '../provision/temporal-server.js';
 import { openDatabase, runMigrations } from '../store/db.js';
 import { percentile, printTable } from './stats.js';
 import { seededRandom } from '../gateway/routing.js';
@@ -85,6 +97,8 @@ interface FaultResult extends PlannedFault {
 
 export interface DrillReport {
   seed: number;
+  /** Which Temporal server ran: `dev` or `real`. */
+  temporal: TemporalKind;
   executions: number;
   accepted: number;
   gaveUp: number;
@@ -115,6 +129,12 @@ interface Member {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+type TemporalKind = 'dev' | 'real';
+const SERVER_NAME: Record<TemporalKind, string> = {
+  dev: 'the Temporal CLI dev server on SQLite',
+  real: 'the Temporal server on Postgres',
+};
+
 export async function drillBench(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -123,6 +143,7 @@ export async function drillBench(argv: string[]): Promise<void> {
       seed: { type: 'string', default: '19' },
       rate: { type: 'string', default: '8' },
       faults: { type: 'string' },
+      temporal: { type: 'string', default: 'dev' },
       json: { type: 'string' },
       keep: { type: 'boolean', default: false },
     },
@@ -132,8 +153,10 @@ export async function drillBench(argv: string[]): Promise<void> {
   const rate = Number(values.rate);
   if (!Number.isInteger(executions) || executions < 10) throw new Error('--executions is a whole number ≥ 10');
   if (!Number.isFinite(rate) || rate <= 0) throw new Error('--rate must be a positive number');
+  const temporal = values.temporal;
+  if (temporal !== 'dev' && temporal !== 'real') throw new Error(`--temporal is dev or real, not "${temporal}"`);
   const faultCount = values.faults ? Number(values.faults) : Math.max(KINDS.length, Math.ceil(executions / 50));
-  const report = await runDrill({ executions, seed, rate, faultCount, keep: values.keep });
+  const report = await runDrill({ executions, seed, rate, faultCount, temporal, keep: values.keep });
   printReport(report);
   if (values.json) fs.writeFileSync(values.json, JSON.stringify(report, null, 2));
 }
@@ -143,6 +166,7 @@ async function runDrill(options: {
   seed: number;
   rate: number;
   faultCount: number;
+  temporal: TemporalKind;
   keep: boolean;
 }): Promise<DrillReport> {
   const { executions, seed, rate } = options;
@@ -150,7 +174,6 @@ async function runDrill(options: {
   const plan = planFaults(random, options.faultCount);
   const config = loadConfig();
   const log = (line: string) => console.log(`[drill] ${line}`);
-  const cli = await ensureTemporalCli(config, log);
   const pgBin = findPostgresBin(config.PG_BIN);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spark-runner-drill-'));
   fs.chmodSync(tmp, 0o755);
@@ -209,15 +232,8 @@ async function runDrill(options: {
     }
     throw lastErr;
   });
-  const temporal = member('temporal', (m) =>
-    startTemporalDevServer({
-      cli: cli.path,
-      port: temporalPort,
-      dbFile: path.join(tmp, 'temporal.db'),
-      namespace: config.TEMPORAL_NAMESPACE,
-      onLine: lineSink(m),
-    }),
-  );
+  const startTemporal = await temporalStarter(options.temporal, config, databaseUrl, tmp, temporalPort, log);
+  const temporal = member('temporal', (m) => startTemporal(lineSink(m)));
   const workers = [0, 1].map((i) =>
     member(`worker-${i}`, async (m) => {
       let ready: () => void = () => undefined;
@@ -289,9 +305,13 @@ async function runDrill(options: {
     await launch(postgres);
     await runMigrations(databaseUrl);
     await launch(temporal);
+    // The real server starts with no namespace: the product's own set-up registers it (what the Helm hook runs).
+    if (options.temporal === 'real') {
+      await ensureNamespace(env.TEMPORAL_ADDRESS!, config.TEMPORAL_NAMESPACE, false, { timeoutMs: 180_000 });
+    }
     await Promise.all([...workers, ...apis].map(launch));
     log(
-      `stack up in ${elapsed()} s (${tmp}); ${executions} executions (at most ${rate}/s), ${plan.length} faults, seed ${seed}`,
+      `stack up in ${elapsed()} s (${tmp}, ${SERVER_NAME[options.temporal]}); ${executions} executions (at most ${rate}/s), ${plan.length} faults, seed ${seed}`,
     );
 
     // Progress: executions that reached SUCCEEDED, sampled every 250 ms (nothing is read while Postgres is down).
@@ -416,6 +436,7 @@ async function runDrill(options: {
     const checks = await check(pool, simDir, client.accepted);
     return {
       seed,
+      temporal: options.temporal,
       executions,
       accepted: client.accepted.size,
       gaveUp: client.gaveUp,
@@ -433,6 +454,46 @@ async function runDrill(options: {
     process.off('SIGTERM', onSignal);
     await stopAll();
   }
+}
+
+/**
+ * How the drill starts (and restarts) its Temporal server: the CLI's dev server on a SQLite file, or the Temporal
+ * server on the drill's Postgres (its schema set up at the first start, once Postgres runs), restarted on the same
+ * ports so that every client reconnects to the same address.
+ */
+async function temporalStarter(
+  kind: TemporalKind,
+  config: ReturnType<typeof loadConfig>,
+  databaseUrl: string,
+  tmp: string,
+  port: number,
+  log: (line: string) => void,
+): Promise<(onLine: (line: string) => void) => Promise<ManagedProcess>> {
+  if (kind === 'dev') {
+    const cli = await ensureTemporalCli(config, log);
+    const dbFile = path.join(tmp, 'temporal.db');
+    return (onLine) =>
+      startTemporalDevServer({ cli: cli.path, port, dbFile, namespace: config.TEMPORAL_NAMESPACE, onLine });
+  }
+  const install = await ensureTemporalServerFromEnv(config.SPARK_RUNNER_CACHE, log);
+  const postgres = temporalPostgresFrom(databaseUrl, { main: 'temporal', visibility: 'temporal_visibility' });
+  let internalPorts: InternalPorts | undefined;
+  return async (onLine) => {
+    if (!internalPorts)
+      await setupTemporalSchema({ sqlTool: install.sqlTool, schemaDir: install.schemaDir, ...postgres });
+    const server = await startTemporalServer({
+      server: install.server,
+      dir: path.join(tmp, 'temporal-server'),
+      postgres,
+      frontendPort: port,
+      ...(internalPorts ? { internalPorts } : {}),
+      dynamicConfig: DEPLOYED_DYNAMIC_CONFIG,
+      logLevel: 'warn',
+      onLine,
+    });
+    internalPorts = server.internalPorts;
+    return server.process;
+  };
 }
 
 function describe(fault: PlannedFault): string {
@@ -566,16 +627,19 @@ async function check(pool: pg.Pool, simDir: string, accepted: Map<string, string
 
 function printReport(r: DrillReport): void {
   const fmt = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`);
-  printTable(`[bench] fault drill: ${r.executions} executions, ${r.faults.length} faults, seed ${r.seed}`, [
-    ['executions accepted', `${r.accepted}/${r.executions} (${r.gaveUp} given up)`],
-    ['executions lost (goal 0)', `${r.lost}${r.lostDetail.length ? `: ${r.lostDetail.join('; ')}` : ''}`],
-    ['duplicate backend submissions (goal 0)', String(r.duplicateSubmissions)],
-    ['duplicate events (goal 0)', String(r.duplicateEvents)],
-    ['executions with more than one attempt', String(r.retried)],
-    ['histories without their SUBMIT or TERMINAL event', String(r.incompleteHistories)],
-    ['unexpected process exits', r.unexpectedExits.length ? r.unexpectedExits.join('; ') : '0'],
-    ['wall time', `${r.seconds} s`],
-  ]);
+  printTable(
+    `[bench] fault drill: ${r.executions} executions, ${r.faults.length} faults, seed ${r.seed}, on ${SERVER_NAME[r.temporal]}`,
+    [
+      ['executions accepted', `${r.accepted}/${r.executions} (${r.gaveUp} given up)`],
+      ['executions lost (goal 0)', `${r.lost}${r.lostDetail.length ? `: ${r.lostDetail.join('; ')}` : ''}`],
+      ['duplicate backend submissions (goal 0)', String(r.duplicateSubmissions)],
+      ['duplicate events (goal 0)', String(r.duplicateEvents)],
+      ['executions with more than one attempt', String(r.retried)],
+      ['histories without their SUBMIT or TERMINAL event', String(r.incompleteHistories)],
+      ['unexpected process exits', r.unexpectedExits.length ? r.unexpectedExits.join('; ') : '0'],
+      ['wall time', `${r.seconds} s`],
+    ],
+  );
   printTable(
     '[bench] client-visible errors by kind (each retried with the same key)',
     Object.entries(r.clientErrors).length

@@ -10,6 +10,7 @@ import { loadConfig, type Config } from '../config/index.js';
 import { connectTemporal } from '../config/temporal.js';
 import { createSimBackend } from '../gateway/backends/sim/index.js';
 import { startEphemeralStack, type EphemeralStack } from '../provision/ephemeral.js';
+import { DEPLOYED_DYNAMIC_CONFIG } from '../provision/temporal-server.js';
 import { openDatabase, type Database } from '../store/db.js';
 import { ExecutionStore } from '../store/executions.js';
 import { composeGateway } from '../gateway/compose.js';
@@ -47,16 +48,10 @@ export interface BenchEnvOptions {
   interceptors?: Pick<WorkerInterceptors, 'activity'>;
 }
 
-/**
- * The real server as a deployment runs it: without the test setting that makes every search-attribute read go to
- * the database (provision/temporal-server.ts turns it on so new attributes are usable at once).
- */
-const REAL_SERVER_DYNAMIC_CONFIG = { 'system.forceSearchAttributesCacheRefreshOnRead': false };
-
 export async function openBenchEnv(taskQueue: string, options: BenchEnvOptions = {}): Promise<BenchEnv> {
   const stack = await startEphemeralStack(loadConfig(), (l) => console.log(`[bench] ${l}`), {
     temporal: options.temporal ?? 'dev',
-    dynamicConfig: REAL_SERVER_DYNAMIC_CONFIG,
+    dynamicConfig: DEPLOYED_DYNAMIC_CONFIG,
   });
   const config = loadConfig({
     ...process.env,

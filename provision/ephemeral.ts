@@ -15,7 +15,7 @@ import { freePort } from './process.js';
 import { startTemporalDevServer } from './temporal.js';
 import {
   ensureNamespace,
-  ensureTemporalServer,
+  ensureTemporalServerFromEnv,
   setupTemporalSchema,
   startTemporalServer,
   temporalPostgresFrom,
@@ -105,15 +105,7 @@ async function startRealTemporal(
   log: (line: string) => void,
   options: EphemeralOptions,
 ): Promise<RunningTemporalServer> {
-  const install = await ensureTemporalServer(
-    {
-      cacheDir: config.SPARK_RUNNER_CACHE,
-      TEMPORAL_SERVER: process.env.TEMPORAL_SERVER,
-      TEMPORAL_SQL_TOOL: process.env.TEMPORAL_SQL_TOOL,
-      TEMPORAL_SCHEMA_DIR: process.env.TEMPORAL_SCHEMA_DIR,
-    },
-    log,
-  );
+  const install = await ensureTemporalServerFromEnv(config.SPARK_RUNNER_CACHE, log);
   const postgres = temporalPostgresFrom(databaseUrl, { main: 'temporal', visibility: 'temporal_visibility' });
   await setupTemporalSchema({ sqlTool: install.sqlTool, schemaDir: install.schemaDir, ...postgres });
   const server = await startTemporalServer({

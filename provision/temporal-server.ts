@@ -25,7 +25,7 @@ import YAML from 'yaml';
 import { failureDetail, ProvisionError } from './errors.js';
 import { buildFromWrapper, wrapperModuleDir, type GoBuild } from './go-build.js';
 import { withLock } from './lock.js';
-import { freePort, startProcess, waitFor } from './process.js';
+import { freePort, startProcess, waitFor, type ManagedProcess } from './process.js';
 import { setupTemporal, type TemporalSetupResult } from '../service/temporal-setup.js';
 
 const run = promisify(execFile);
@@ -186,6 +186,15 @@ export async function ensureTemporalServer(
   return { server, sqlTool, schemaDir, version: version! };
 }
 
+/** ensureTemporalServer with the overrides from the environment (TEMPORAL_SERVER, TEMPORAL_SQL_TOOL, TEMPORAL_SCHEMA_DIR). */
+export function ensureTemporalServerFromEnv(
+  cacheDir: string,
+  log: (line: string) => void,
+): Promise<TemporalServerInstall> {
+  const { TEMPORAL_SERVER, TEMPORAL_SQL_TOOL, TEMPORAL_SCHEMA_DIR } = process.env;
+  return ensureTemporalServer({ cacheDir, TEMPORAL_SERVER, TEMPORAL_SQL_TOOL, TEMPORAL_SCHEMA_DIR }, log);
+}
+
 /** The sql tool colors its log levels even when writing to a pipe. */
 const ANSI_COLOR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 
@@ -315,6 +324,8 @@ export interface RunningTemporalServer {
   clientTls?: TLSConfig;
   /** Resolves with the exit code or signal when the process ends. */
   exited: Promise<number | string>;
+  /** The process itself, for a supervisor that signals it (bench/drill.ts). */
+  process: ManagedProcess;
   /** SIGTERM (the server drains and stops), SIGKILL after 15 s. Safe to call twice. */
   stop(): Promise<void>;
   /** Sends `signal` and waits for the process to end. */
@@ -373,6 +384,14 @@ const DYNAMIC_CONFIG: Record<string, unknown> = {
   // With that cache off every read hits the database; the dev server raises these for the same reason.
   'frontend.persistenceMaxQPS': 10000,
   'history.persistenceMaxQPS': 45000,
+};
+
+/**
+ * The dynamic config over DYNAMIC_CONFIG for a server run as deployed (the benchmarks, the drill): without the test
+ * setting that makes every search-attribute read go to the database.
+ */
+export const DEPLOYED_DYNAMIC_CONFIG: Record<string, unknown> = {
+  'system.forceSearchAttributesCacheRefreshOnRead': false,
 };
 
 /** The server config: one process, every service on loopback, SQL persistence on Postgres. */
@@ -566,6 +585,7 @@ export async function startTemporalServer(options: TemporalServerStartOptions): 
     internalPorts,
     clientTls,
     exited: child.exited,
+    process: child,
     stop: () => child.stop('SIGTERM', 15_000),
     async kill(signal) {
       if (child.child.exitCode === null && child.child.signalCode === null) child.child.kill(signal);

@@ -12,7 +12,7 @@ import { ensureKubeBinaries } from '../provision/kubernetes/index.js';
 import { ensureMoto } from '../provision/moto.js';
 import { ensureOtelCollector } from '../provision/otel.js';
 import { ensurePrometheus } from '../provision/prometheus.js';
-import { ensureTemporalServer } from '../provision/temporal-server.js';
+import { ensureTemporalServerFromEnv } from '../provision/temporal-server.js';
 
 export default async function setup(): Promise<() => Promise<void>> {
   const started = Date.now();
@@ -45,15 +45,7 @@ export default async function setup(): Promise<() => Promise<void>> {
     ensurePrometheus({ cacheDir, PROMETHEUS: process.env.PROMETHEUS }, log),
   ]).catch(stopStack);
   // The real Temporal server on Postgres (test/helpers/temporal-server.ts); each test file starts its own.
-  const temporalServer = await ensureTemporalServer(
-    {
-      cacheDir: config.SPARK_RUNNER_CACHE,
-      TEMPORAL_SERVER: process.env.TEMPORAL_SERVER,
-      TEMPORAL_SQL_TOOL: process.env.TEMPORAL_SQL_TOOL,
-      TEMPORAL_SCHEMA_DIR: process.env.TEMPORAL_SCHEMA_DIR,
-    },
-    log,
-  ).catch(stopStack);
+  const temporalServer = await ensureTemporalServerFromEnv(config.SPARK_RUNNER_CACHE, log).catch(stopStack);
   // moto stands in for AWS in the EMR tests; each test file starts its own server from this venv.
   const motoPython = await ensureMoto({ cacheDir: config.SPARK_RUNNER_CACHE }, log).catch(stopStack);
   // The thin pyspark client the Spark Connect tests drive, directly and through the proxy.
