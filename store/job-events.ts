@@ -87,19 +87,21 @@ export class JobEventLog {
           sql` `,
         )} else ${cutoff.toISOString()}::timestamptz end`
       : sql`${cutoff.toISOString()}::timestamptz`;
-    // Ranked per job, SAMPLE apart from the transitions: `newer` is how many of its kind the job has after it, + 1.
+    const expired = sql`${jobEvents.timestamp} < ${teamCutoff}`;
+    // Samples, the bulk of the table, go by age alone; only the transitions are ranked per job (newest first), so
+    // a batch never ranks the samples.
     const result = await this.db.execute(sql`
-      with ranked as (
-        select ${jobEvents.seq} as seq, ${jobEvents.eventType} = 'SAMPLE' as sample,
-          ${jobEvents.timestamp} < ${teamCutoff} as expired,
-          row_number() over (
-            partition by ${jobEvents.jobPath}, ${jobEvents.eventType} = 'SAMPLE' order by ${jobEvents.seq} desc
-          ) as newer
-        from ${jobEvents}
+      with doomed as (
+        (select ${jobEvents.seq} as seq from ${jobEvents}
+          where ${jobEvents.eventType} = 'SAMPLE' and ${expired} limit ${limit})
+        union all
+        (select seq from (
+          select ${jobEvents.seq} as seq, ${expired} as expired,
+            row_number() over (partition by ${jobEvents.jobPath} order by ${jobEvents.seq} desc) as newer
+          from ${jobEvents} where ${jobEvents.eventType} <> 'SAMPLE'
+        ) ranked where expired and newer > ${keepTransitions} limit ${limit})
       )
-      delete from ${jobEvents} where ${jobEvents.seq} in (
-        select seq from ranked where expired and (sample or newer > ${keepTransitions}) limit ${limit}
-      )`);
+      delete from ${jobEvents} where ${jobEvents.seq} in (select seq from doomed limit ${limit})`);
     return result.rowCount ?? 0;
   }
 }

@@ -39,17 +39,18 @@ afterAll(async () => {
 });
 
 const ID = 'continuous-data-infra.dcr-events';
-const manifest = () => `apiVersion: dcp.pedregal.doordash.com/v1
+/** A streaming job of data-infra on local Spark: `program` under examples/streaming, its sink and checkpoint in `work`. */
+const streamingManifest = (name: string, program: string, prefix: string) => `apiVersion: dcp.pedregal.doordash.com/v1
 kind: SparkJob
 metadata:
-  name: dcr-events
+  name: ${name}
   team: data-infra
 spec:
   engineVersion: '3.5'
   jobType: streaming
   backend: local
-  application: { type: python, file: ${path.resolve('examples/streaming/rate_to_files.py')} }
-  args: ['${path.join(work, 'out')}', '${path.join(work, 'checkpoint')}', '20']
+  application: { type: python, file: ${path.resolve('examples/streaming', program)} }
+  args: ['${path.join(work, `${prefix}out`)}', '${path.join(work, `${prefix}checkpoint`)}', '20']
   resources:
     driver: { memory: 1g }
 `;
@@ -84,7 +85,17 @@ async function events(id = ID): Promise<JobEvent[]> {
 const ofType = (all: JobEvent[], type: string) => all.filter((e) => e.event_type === type);
 
 it("records the loop's runs, progress samples, resize and stop as job events, each once", async () => {
-  expect((await call('POST', '/api/v1/manifests', manifest(), undefined, 'application/yaml')).status).toBe(200);
+  expect(
+    (
+      await call(
+        'POST',
+        '/api/v1/manifests',
+        streamingManifest('dcr-events', 'rate_to_files.py', ''),
+        undefined,
+        'application/yaml',
+      )
+    ).status,
+  ).toBe(200);
 
   // The first run's RUN_STARTED, then samples of its live progress (the rate source's 20 rows/s).
   const first = await eventually(
@@ -174,20 +185,6 @@ it("records the loop's runs, progress samples, resize and stop as job events, ea
 }, 600_000);
 
 const LAG_ID = 'continuous-data-infra.dcr-lag';
-const lagManifest = () => `apiVersion: dcp.pedregal.doordash.com/v1
-kind: SparkJob
-metadata:
-  name: dcr-lag
-  team: data-infra
-spec:
-  engineVersion: '3.5'
-  jobType: streaming
-  backend: local
-  application: { type: python, file: ${path.resolve('examples/streaming/lagging_rate_to_files.py')} }
-  args: ['${path.join(work, 'lag-out')}', '${path.join(work, 'lag-checkpoint')}', '20']
-  resources:
-    driver: { memory: 1g }
-`;
 
 /** The batch ids the query has committed in its checkpoint. */
 const committed = () =>
@@ -214,7 +211,17 @@ function sinkValues(upTo: number): number[] {
 }
 
 it('resizes a really lagging streaming job once by its lag rule, restarts it from the checkpoint, then cools down', async () => {
-  expect((await call('POST', '/api/v1/manifests', lagManifest(), undefined, 'application/yaml')).status).toBe(200);
+  expect(
+    (
+      await call(
+        'POST',
+        '/api/v1/manifests',
+        streamingManifest('dcr-lag', 'lagging_rate_to_files.py', 'lag-'),
+        undefined,
+        'application/yaml',
+      )
+    ).status,
+  ).toBe(200);
 
   // The first run lags for real: three lagging samples in a row, the third one's verdict a resize.
   const first = await eventually(
